@@ -1,0 +1,73 @@
+"""The sandbox merchant's Mollie price list, fee VAT and settlement timing.
+
+Figures follow Mollie's public Dutch price list in shape (a fixed part plus a percentage per
+method, flat fees for refunds and chargebacks, 21 % Dutch VAT on fees); the exact numbers are
+illustrative. Money is in integer units of 1/10 000 (see `money.py`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sandbox.money import percent_of, round_units, units
+
+VAT_PERCENTAGE = 21
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    key: str  # fee line key, also the settlement cost line's method
+    description: str  # as on Mollie's fee invoice
+    fixed: int  # units
+    percentage: str | None  # "1.80" means 1.80 % of the amount
+
+    def net_fee(self, amount_units: int) -> int:
+        """The fee excluding VAT, exact to 4 decimals."""
+        variable = percent_of(abs(amount_units), self.percentage) if self.percentage else 0
+        return self.fixed + variable
+
+
+PAYMENT_PRICES: dict[str, Price] = {
+    "ideal": Price("ideal", "iDEAL transaction fees", units("0.29"), None),
+    "bancontact": Price("bancontact", "Bancontact transaction fees", units("0.39"), "1.40"),
+    "creditcard": Price("creditcard", "Credit card transaction fees", units("0.25"), "1.80"),
+    "applepay": Price("applepay", "Apple Pay transaction fees", units("0.25"), "1.80"),
+    "paypal": Price("paypal", "PayPal transaction fees", units("0.10"), "0.35"),
+    "directdebit": Price("directdebit", "SEPA Direct Debit transaction fees", units("0.25"), None),
+}
+REFUND_PRICE = Price("refund", "Refund fees", units("0.25"), None)
+_CARD_CHARGEBACK = Price("chargeback-card", "Chargeback fees (cards, PayPal)", units("15.00"), None)
+CHARGEBACK_PRICES: dict[str, Price] = {
+    "creditcard": _CARD_CHARGEBACK,
+    "paypal": _CARD_CHARGEBACK,
+    "directdebit": Price(
+        "chargeback-sepa", "Chargeback fees (SEPA Direct Debit)", units("3.95"), None
+    ),
+}
+ALL_PRICES: dict[str, Price] = {
+    p.key: p for p in [*PAYMENT_PRICES.values(), REFUND_PRICE, *CHARGEBACK_PRICES.values()]
+}
+
+
+def gross_fee(net_units: int) -> int:
+    """The VAT-inclusive fee Mollie deducts in real time: net × 1.21, rounded to cents."""
+    return round_units(net_units + percent_of(net_units, str(VAT_PERCENTAGE)), 2)
+
+
+# Days from payment to available funds, per method (business-day effects are applied by the
+# generator). Cards and direct debits are held longer than bank redirects.
+AVAILABILITY_DAYS = {
+    "ideal": 1,
+    "bancontact": 1,
+    "paypal": 1,
+    "applepay": 2,
+    "creditcard": 2,
+    "directdebit": 3,
+}
+
+
+def cost_method(fee_key: str) -> str:
+    """The settlement-method a fee line is reported under in settlement periods."""
+    if fee_key.startswith("chargeback"):
+        return "chargeback"
+    return fee_key

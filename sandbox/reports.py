@@ -1,0 +1,224 @@
+"""Derived views of the sandbox ledger: balance reports and the open / next settlement.
+
+Both are computed from the immutable ledger rows at request time, the way Mollie derives them,
+so they agree with the balance transactions to the cent for any window.
+
+Balance-report sign convention (as in Mollie's own status-balances example): every flow is shown
+with the sign it has on the balance it is reported under, and `movedToAvailable` is shown as the
+(positive) amount that left pending, so
+
+    pendingBalance:   open + pending − movedToAvailable = close
+    availableBalance: open + movedFromPending + immediatelyAvailable = close
+
+A row's gross amount is reported under its own `transactionType`; its deductions (Mollie's fees)
+under `fee-prepayment`, as Mollie's reports split them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sandbox.clock import local_midnight
+from sandbox.generate import World, fill_settlement
+from sandbox.model import Balance, BalanceTransaction, Settlement
+from sandbox.money import amount
+
+# transaction-categories grouping: which category each ledger type is reported under.
+CATEGORY_OF_TYPE = {
+    "payment": "payments",
+    "capture": "payments",
+    "refund": "refunds",
+    "chargeback": "chargebacks",
+    "chargeback-reversal": "chargebacks",
+    "outgoing-transfer": "transfers",
+    "invoice-compensation": "corrections",
+    "fee-prepayment": "fee-prepayments",
+}
+CATEGORIES = (
+    "payments",
+    "refunds",
+    "chargebacks",
+    "capital",
+    "transfers",
+    "fee-prepayments",
+    "corrections",
+    "topups",
+)
+
+
+class _Group:
+    """A report sub-group: amount, count and subtotals per transactionType (then method)."""
+
+    def __init__(self) -> None:
+        self.total = 0
+        self.count = 0
+        self.by_type: dict[str, list] = defaultdict(lambda: [0, 0, defaultdict(lambda: [0, 0])])
+
+    def add(self, type_: str, method: str | None, value: int) -> None:
+        if value == 0:
+            return
+        self.total += value
+        if type_ != "fee-prepayment":  # a row's fees are part of that row, not a new one
+            self.count += 1
+        t = self.by_type[type_]
+        t[0] += value
+        t[1] += 1
+        if method and type_ in ("payment", "capture"):
+            t[2][method][0] += value
+            t[2][method][1] += 1
+
+    def render(self, currency: str) -> dict:
+        subtotals = []
+        for type_, (value, count, methods) in sorted(self.by_type.items()):
+            item: dict = {
+                "transactionType": type_,
+                "count": count,
+                "amount": amount(value, currency),
+            }
+            if methods:
+                item["subtotals"] = [
+                    {"method": m, "count": c, "amount": amount(v, currency)}
+                    for m, (v, c) in sorted(methods.items())
+                ]
+            subtotals.append(item)
+        return {"amount": amount(self.total, currency), "count": self.count, "subtotals": subtotals}
+
+
+def _parts(row: BalanceTransaction) -> list[tuple[str, int]]:
+    """The report lines one ledger row contributes: its gross, and its fees separately."""
+    parts = [(row.type, row.initial)]
+    if row.deductions:
+        parts.append(("fee-prepayment", row.deductions))
+    return parts
+
+
+def balance_report(
+    world: World, balance: Balance, from_date: date, until_date: date, grouping: str
+) -> dict:
+    """Mollie's balance report for [from, until) in Europe/Amsterdam days (until exclusive)."""
+    start, end = local_midnight(from_date), local_midnight(until_date)
+    currency = balance.currency
+    groups = {k: _Group() for k in ("pending", "moved", "immediate")}
+    open_pending = open_available = close_pending = close_available = 0
+    for row in world.transactions:
+        if row.balance_id != balance.id or row.created_at >= end:
+            continue
+        r = row.result
+        # State at an instant t: a row is pending when created_at < t <= available_at.
+        if row.created_at < start:
+            if row.available_at >= start:
+                open_pending += r
+            else:
+                open_available += r
+        if row.available_at >= end:
+            close_pending += r
+        else:
+            close_available += r
+        for type_, value in _parts(row):
+            if row.via_pending:
+                if start <= row.created_at:
+                    groups["pending"].add(type_, row.method, value)
+                if start <= row.available_at < end:
+                    groups["moved"].add(type_, row.method, value)
+            elif start <= row.created_at:
+                groups["immediate"].add(type_, row.method, value)
+    body = {
+        "resource": "balance-report",
+        "balanceId": balance.id,
+        "timeZone": "Europe/Amsterdam",
+        "from": from_date.isoformat(),
+        "until": until_date.isoformat(),
+        "grouping": grouping,
+    }
+    if grouping == "status-balances":
+        moved = groups["moved"].render(currency)
+        body["totals"] = {
+            "pendingBalance": {
+                "open": {"amount": amount(open_pending, currency)},
+                "pending": groups["pending"].render(currency),
+                "movedToAvailable": moved,
+                "close": {"amount": amount(close_pending, currency)},
+            },
+            "availableBalance": {
+                "open": {"amount": amount(open_available, currency)},
+                "movedFromPending": moved,
+                "immediatelyAvailable": groups["immediate"].render(currency),
+                "close": {"amount": amount(close_available, currency)},
+            },
+        }
+    else:
+        body["totals"] = _by_category(
+            groups, currency, open_pending, open_available, close_pending, close_available
+        )
+    return body
+
+
+def _by_category(
+    groups: dict[str, _Group],
+    currency: str,
+    open_pending: int,
+    open_available: int,
+    close_pending: int,
+    close_available: int,
+) -> dict:
+    totals: dict = {
+        "open": {
+            "pending": {"amount": amount(open_pending, currency)},
+            "available": {"amount": amount(open_available, currency)},
+        },
+        "close": {
+            "pending": {"amount": amount(close_pending, currency)},
+            "available": {"amount": amount(close_available, currency)},
+        },
+    }
+    for category in CATEGORIES:
+        section = {}
+        for key, name in (
+            ("pending", "pending"),
+            ("moved", "movedToAvailable"),
+            ("immediate", "immediatelyAvailable"),
+        ):
+            sub = _Group()
+            for type_, (value, count, methods) in groups[key].by_type.items():
+                if CATEGORY_OF_TYPE.get(type_) == category:
+                    sub.total += value
+                    sub.count += count
+                    sub.by_type[type_] = [value, count, methods]
+            if sub.count:
+                section[name] = sub.render(currency)
+        totals[category] = section
+    return totals
+
+
+def pending_settlement(world: World, kind: str, balance_id: str | None = None) -> Settlement | None:
+    """The `open` (everything not yet paid out) or `next` (what the next payout will sweep).
+
+    Volatile views, built from the unswept ledger rows of the primary (or given) balance; their
+    id is the literal `open` / `next`, as Mollie's spec shows them.
+    """
+    balance = world.balances[0] if balance_id is None else world.by_id[balance_id]
+    rows = [
+        r
+        for r in world.transactions
+        if r.balance_id == balance.id
+        and r.settlement_id is None
+        and r.type != "outgoing-transfer"
+        and (kind == "open" or r.available_at <= world.now)
+    ]
+    if not rows:
+        return None
+    s = Settlement(
+        id=kind,
+        reference=None,
+        balance_id=balance.id,
+        currency=balance.currency,
+        created_at=world.now,
+        paidout_at=2**62,
+        amount=sum(r.result for r in rows),
+        transaction_ids=[r.id for r in rows],
+        transfer_transaction_id="",
+        transfer_id="",
+    )
+    fill_settlement(s, rows, world.months)
+    return s
