@@ -1,0 +1,102 @@
+"""Ledger settings: accounts, company, cost centre, tolerances, and the PII key.
+
+Read from a TOML file (`MOLLIE_LEDGER_CONFIG`, default `config/ledger.toml`) over built-in
+defaults identical to that file, so a fresh clone works with nothing set. The PII key is a secret:
+it comes only from the environment (`MOLLIE_LEDGER_PII_KEY`) and is never written anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+ENV_CONFIG = "MOLLIE_LEDGER_CONFIG"
+ENV_PII_KEY = "MOLLIE_LEDGER_PII_KEY"
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "ledger.toml"
+# Used only against the built-in sandbox, whose PII is invented; a real token requires a key.
+SANDBOX_PII_KEY = "mollie-ledger-sandbox-demo-key"
+
+ACCOUNT_ROLES = ("bank", "receipts", "refunds", "chargebacks", "fees", "input_vat", "rounding")
+CHECKS = (
+    "ledger_row_arithmetic", "payout_transfer_amount", "settlement_ledger_net",
+    "settlement_periods_total", "balance_report_arithmetic", "balance_report_vs_ledger",
+    "fee_invoice", "bank_deposit_amount",
+)
+
+
+class ConfigError(ValueError):
+    """The ledger configuration is unusable; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class LedgerConfig:
+    company: str
+    cost_center: str
+    clearing_accounts: dict[str, str]
+    accounts: dict[str, str]
+    tolerances: dict[str, Decimal]
+    match_window_business_days: int = 3
+    forecast_horizon_days: int = 14
+    pii_key: str = field(default="", repr=False)
+    source: str = "defaults"
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None,
+             env: dict[str, str] | None = None) -> LedgerConfig:
+        """Load the file (explicit path, else MOLLIE_LEDGER_CONFIG, else config/ledger.toml)."""
+        env = dict(os.environ if env is None else env)
+        chosen = Path(path or env.get(ENV_CONFIG) or DEFAULT_CONFIG)
+        try:
+            data = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"ledger config {chosen} does not exist ({ENV_CONFIG})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"ledger config {chosen} is not valid TOML: {exc}") from exc
+        base = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
+        merged = _merge(base, data)
+        books = merged["books"]
+        missing = [r for r in ACCOUNT_ROLES if not books["accounts"].get(r)]
+        if missing:
+            raise ConfigError(f"{chosen}: [books.accounts] needs {', '.join(missing)}")
+        tolerances = {}
+        for check in CHECKS:
+            raw = str(merged["tolerances"].get(check, "0"))
+            try:
+                value = Decimal(raw)
+            except InvalidOperation as exc:
+                raise ConfigError(f"{chosen}: tolerance {check} = {raw!r} is not a number") from exc
+            if value < 0:
+                raise ConfigError(f"{chosen}: tolerance {check} must not be negative")
+            tolerances[check] = value
+        return cls(
+            company=books["company"], cost_center=books["cost_center"],
+            clearing_accounts=dict(books["clearing_accounts"]), accounts=dict(books["accounts"]),
+            tolerances=tolerances,
+            match_window_business_days=int(merged["bank"]["match_window_business_days"]),
+            forecast_horizon_days=int(merged["forecast"]["horizon_days"]),
+            pii_key=env.get(ENV_PII_KEY, ""), source=str(chosen),
+        )
+
+    def require_pii_key(self, using_sandbox: bool) -> str:
+        """The key for pseudonymising PII; the demo key is allowed only against the sandbox."""
+        if self.pii_key:
+            return self.pii_key
+        if using_sandbox:
+            return SANDBOX_PII_KEY
+        raise ConfigError(
+            f"{ENV_PII_KEY} is not set: customer names, emails and IBANs are pseudonymised with a "
+            "keyed hash and the key must come from the environment (e.g. `openssl rand -hex 32`); "
+            "keep it stable, or pseudonyms change between runs."
+        )
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(
+            base.get(key), dict) else value
+    return out

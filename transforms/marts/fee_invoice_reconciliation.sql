@@ -1,0 +1,53 @@
+-- grain: one row per Mollie fee invoice (month × currency).
+-- Mollie deducts fees VAT-inclusive in real time, rounded per transaction; its monthly invoice
+-- charges VAT on the month's net total; the rounding difference comes back as
+-- invoice-compensation ledger rows pointing at the invoice. So, per invoice month (Amsterdam):
+--   Σ −deductions of the month's ledger rows − Σ its compensation rows = invoice gross.
+with invoices as (
+    select
+        i.invoice_id,
+        i.reference,
+        i.status,
+        i.issued_date,
+        i.due_date,
+        i.currency,
+        i.net_amount,
+        i.vat_amount,
+        i.gross_amount,
+        min(l.period_month) as period_month
+    from staging.stg_mollie__invoices as i
+    left join staging.stg_mollie__invoice_lines as l using (invoice_id)
+    group by all
+),
+
+monthly_fees as (
+    select currency, date_trunc('month', created_date)::date as month, -sum(fee) as fees
+    from intermediate.int_ledger__categorised
+    group by all
+),
+
+compensation as (
+    select invoice_id, sum(net) as compensation
+    from intermediate.int_ledger__categorised
+    where category = 'compensation' and invoice_id is not null
+    group by all
+)
+
+select
+    i.invoice_id,
+    i.reference,
+    i.status,
+    i.period_month,
+    i.issued_date,
+    i.due_date,
+    i.currency,
+    i.net_amount as invoice_net,
+    i.vat_amount as invoice_vat,
+    i.gross_amount as invoice_gross,
+    coalesce(f.fees, 0) as ledger_fees,
+    coalesce(c.compensation, 0) as compensation,
+    coalesce(f.fees, 0) - coalesce(c.compensation, 0) as ledger_fees_net_of_compensation,
+    coalesce(f.fees, 0) - coalesce(c.compensation, 0) - i.gross_amount as difference
+from invoices as i
+left join monthly_fees as f on f.currency = i.currency and f.month = i.period_month
+left join compensation as c using (invoice_id)
