@@ -20,15 +20,21 @@ from transforms.config import LedgerConfig
 from transforms.models import Model, discover
 
 _DUCKDB_TYPES = {
-    "text": "VARCHAR", "id": "VARCHAR", "currency": "VARCHAR", "int": "BIGINT", "bool": "BOOLEAN",
-    "ts": "TIMESTAMPTZ", "date": "DATE", "json": "JSON", "money2": "DECIMAL(18,2)",
+    "text": "VARCHAR",
+    "id": "VARCHAR",
+    "currency": "VARCHAR",
+    "int": "BIGINT",
+    "bool": "BOOLEAN",
+    "ts": "TIMESTAMPTZ",
+    "date": "DATE",
+    "json": "JSON",
+    "money2": "DECIMAL(18,2)",
     "money4": "DECIMAL(18,4)",
 }
 
 
 def _kind_of(hint: dict) -> str:
-    return next(kind for kind, h in HINTS.items() if h == {k: v for k, v in hint.items()
-                                                           if k in h})
+    return next(kind for kind, h in HINTS.items() if h == {k: v for k, v in hint.items() if k in h})
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
@@ -38,9 +44,12 @@ def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
     must still get a (empty) chargeback mart instead of a missing-table error.
     """
     con.execute("create schema if not exists mollie")
-    existing = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'mollie'"
-    ).fetchall()}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'mollie'"
+        ).fetchall()
+    }
     for name, table in TABLES.items():
         if name in existing:
             continue
@@ -67,24 +76,39 @@ def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) 
         con.remove_function("pii_hash")
     except (duckdb.InvalidInputException, duckdb.CatalogException):
         pass
-    con.create_function("pii_hash", _pii_hasher(pii_key), ["VARCHAR"], "VARCHAR",
-                        side_effects=False)
+    con.create_function(
+        "pii_hash", _pii_hasher(pii_key), ["VARCHAR"], "VARCHAR", side_effects=False
+    )
     con.execute("create schema if not exists config")
-    con.execute("create or replace table config.accounts (role varchar primary key, account varchar)")
+    con.execute(
+        "create or replace table config.accounts (role varchar primary key, account varchar)"
+    )
     con.executemany("insert into config.accounts values (?, ?)", list(config.accounts.items()))
-    con.execute("create or replace table config.clearing_accounts "
-                "(currency varchar primary key, account varchar)")
-    con.executemany("insert into config.clearing_accounts values (?, ?)",
-                    list(config.clearing_accounts.items()))
-    con.execute("create or replace table config.tolerances "
-                "(check_name varchar primary key, tolerance decimal(18,4))")
-    con.executemany("insert into config.tolerances values (?, ?)",
-                    list(config.tolerances.items()))
-    con.execute("create or replace table config.settings (company varchar, cost_center varchar, "
-                "match_window_business_days integer, forecast_horizon_days integer)")
-    con.execute("insert into config.settings values (?, ?, ?, ?)",
-                [config.company, config.cost_center, config.match_window_business_days,
-                 config.forecast_horizon_days])
+    con.execute(
+        "create or replace table config.clearing_accounts "
+        "(currency varchar primary key, account varchar)"
+    )
+    con.executemany(
+        "insert into config.clearing_accounts values (?, ?)", list(config.clearing_accounts.items())
+    )
+    con.execute(
+        "create or replace table config.tolerances "
+        "(check_name varchar primary key, tolerance decimal(18,4))"
+    )
+    con.executemany("insert into config.tolerances values (?, ?)", list(config.tolerances.items()))
+    con.execute(
+        "create or replace table config.settings (company varchar, cost_center varchar, "
+        "match_window_business_days integer, forecast_horizon_days integer)"
+    )
+    con.execute(
+        "insert into config.settings values (?, ?, ?, ?)",
+        [
+            config.company,
+            config.cost_center,
+            config.match_window_business_days,
+            config.forecast_horizon_days,
+        ],
+    )
     ensure_raw_tables(con)
     con.execute("create schema if not exists bank")
     con.execute(
@@ -109,13 +133,19 @@ def build_model(con: duckdb.DuckDBPyConnection, model: Model) -> BuildResult:
     try:
         con.execute(f"create or replace table {model.schema}.{model.name} as\n{model.sql}")
     except duckdb.Error as exc:
-        raise RuntimeError(f"model {model.schema}.{model.name} ({model.path.name}) failed: {exc}") from exc
+        raise RuntimeError(
+            f"model {model.schema}.{model.name} ({model.path.name}) failed: {exc}"
+        ) from exc
     rows = con.execute(f"select count(*) from {model.schema}.{model.name}").fetchone()[0]
     return BuildResult(model, rows, time.perf_counter() - started)
 
 
-def build_all(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str,
-              models: Iterable[Model] | None = None) -> list[BuildResult]:
+def build_all(
+    con: duckdb.DuckDBPyConnection,
+    config: LedgerConfig,
+    pii_key: str,
+    models: Iterable[Model] | None = None,
+) -> list[BuildResult]:
     """Build every model (or the given ones) in dependency order."""
     prepare(con, config, pii_key)
     return [build_model(con, m) for m in (models if models is not None else discover())]

@@ -22,9 +22,14 @@ SANDBOX_PII_KEY = "mollie-ledger-sandbox-demo-key"
 
 ACCOUNT_ROLES = ("bank", "receipts", "refunds", "chargebacks", "fees", "input_vat", "rounding")
 CHECKS = (
-    "ledger_row_arithmetic", "payout_transfer_amount", "settlement_ledger_net",
-    "settlement_periods_total", "balance_report_arithmetic", "balance_report_vs_ledger",
-    "fee_invoice", "bank_deposit_amount",
+    "ledger_row_arithmetic",
+    "payout_transfer_amount",
+    "settlement_ledger_net",
+    "settlement_periods_total",
+    "balance_report_arithmetic",
+    "balance_report_vs_ledger",
+    "fee_invoice",
+    "bank_deposit_amount",
 )
 
 
@@ -45,8 +50,9 @@ class LedgerConfig:
     source: str = "defaults"
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None,
-             env: dict[str, str] | None = None) -> LedgerConfig:
+    def load(
+        cls, path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+    ) -> LedgerConfig:
         """Load the file (explicit path, else MOLLIE_LEDGER_CONFIG, else config/ledger.toml)."""
         env = dict(os.environ if env is None else env)
         chosen = Path(path or env.get(ENV_CONFIG) or DEFAULT_CONFIG)
@@ -73,12 +79,15 @@ class LedgerConfig:
                 raise ConfigError(f"{chosen}: tolerance {check} must not be negative")
             tolerances[check] = value
         return cls(
-            company=books["company"], cost_center=books["cost_center"],
-            clearing_accounts=dict(books["clearing_accounts"]), accounts=dict(books["accounts"]),
+            company=books["company"],
+            cost_center=books["cost_center"],
+            clearing_accounts=dict(books["clearing_accounts"]),
+            accounts=dict(books["accounts"]),
             tolerances=tolerances,
             match_window_business_days=int(merged["bank"]["match_window_business_days"]),
             forecast_horizon_days=int(merged["forecast"]["horizon_days"]),
-            pii_key=env.get(ENV_PII_KEY, ""), source=str(chosen),
+            pii_key=env.get(ENV_PII_KEY, ""),
+            source=str(chosen),
         )
 
     def require_pii_key(self, using_sandbox: bool) -> str:
@@ -97,6 +106,9 @@ class LedgerConfig:
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in override.items():
-        out[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(
-            base.get(key), dict) else value
+        out[key] = (
+            _merge(base[key], value)
+            if isinstance(value, dict) and isinstance(base.get(key), dict)
+            else value
+        )
     return out

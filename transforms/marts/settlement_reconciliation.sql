@@ -25,8 +25,8 @@ swept as (
         sum(l.gross) filter (where l.category = 'refund') as refunds_gross,
         sum(l.gross) filter (where l.category = 'chargeback') as chargebacks_gross,
         sum(l.gross) filter (where l.category = 'chargeback_reversal') as reversals_gross,
-        sum(l.net) filter (where l.category in ('compensation', 'fee', 'other', 'payout_reversal'))
-            as other_net,
+        sum(l.gross) filter (where l.category in ('compensation', 'fee', 'other', 'payout_reversal'))
+            as other_gross,
         sum(l.fee) as fees,
         sum(l.net) as ledger_net,
         count(*) as rows_swept
@@ -79,7 +79,7 @@ joined as (
         coalesce(w.refunds_gross, 0) as refunds_gross,
         coalesce(w.chargebacks_gross, 0) as chargebacks_gross,
         coalesce(w.reversals_gross, 0) as reversals_gross,
-        coalesce(w.other_net, 0) as other_net,
+        coalesce(w.other_gross, 0) as other_gross,
         coalesce(w.fees, 0) as fees,
         coalesce(w.ledger_net, 0) as ledger_net,
         coalesce(w.rows_swept, 0) as rows_swept,
