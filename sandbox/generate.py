@@ -65,6 +65,7 @@ from sandbox.pricing import (
     VAT_PERCENTAGE,
     cost_method,
     gross_fee,
+    settlement_method,
 )
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -191,6 +192,7 @@ class _Generator:
         self._sub_heap: list[tuple[int, int, str]] = []  # (charge epoch, k, subscription id)
         self._subs_by_id: dict[str, Subscription] = {}
         self._cst_index: dict[str, Customer] = {}
+        self._shop_customers: list[Customer] = []  # one-off webshop payments pick from these
 
     # -- the fixed cast ---------------------------------------------------------------------
     def cast(self) -> tuple[Organization, list[Profile], list[Balance]]:
@@ -290,6 +292,8 @@ class _Generator:
         cst = Customer(self.make_id("cst", f"{day}:{i}"), at, name, email, locale, iban, profile.id)
         self.customers.append(cst)
         self._cst_index[cst.id] = cst
+        if not is_member:
+            self._shop_customers.append(cst)
         if is_member:
             self._new_subscription(rng, cst, day)
 
@@ -383,8 +387,8 @@ class _Generator:
         method = rng.choices([m for m, _ in methods], [w for _, w in methods])[0]
         cents = max(100, int(rng.lognormvariate(3.3, 0.8) * 100))
         customer = None
-        if self.customers and rng.random() < 0.45:
-            candidate = self.customers[rng.randrange(len(self.customers))]
+        if self._shop_customers and rng.random() < 0.45:
+            candidate = self._shop_customers[rng.randrange(len(self._shop_customers))]
             if candidate.created_at < at:
                 customer = candidate
         self._payment(
@@ -750,7 +754,7 @@ class _Ledger:
         number = self.balances.index(b) + 1
         inv = Invoice(
             id=self.g.make_id("inv", f"{b.currency}:{period}"),
-            reference=f"{ym[0]}.{ym[1]:02d}{number:04d}",
+            reference=f"{ym[0]}.{10_000 + ym[1] * 10 + number}",  # Mollie's style: 2024.10000
             currency=b.currency,
             balance_id=b.id,
             year=ym[0],
@@ -843,7 +847,7 @@ def _periods(rows: list[BalanceTransaction], months: MonthIndex) -> list[PeriodL
     for r in rows:
         y, m = months.month_of(r.created_at)
         if r.type in ("payment", "capture"):
-            key = (y, m, METHOD_LABELS[r.method], r.method)
+            key = (y, m, METHOD_LABELS[r.method], settlement_method(r.method))
         elif r.type == "refund":
             key = (y, m, "Refunds", "refund")
         elif r.type == "chargeback":

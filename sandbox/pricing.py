@@ -66,8 +66,17 @@ AVAILABILITY_DAYS = {
 }
 
 
+# Mollie settles Apple Pay as a credit-card payment: its settlement-method enum has no applepay.
+_SETTLEMENT_METHOD = {"applepay": "creditcard"}
+
+
+def settlement_method(payment_method: str) -> str:
+    """The settlement-method a payment method is reported under in settlement periods."""
+    return _SETTLEMENT_METHOD.get(payment_method, payment_method)
+
+
 def cost_method(fee_key: str) -> str:
     """The settlement-method a fee line is reported under in settlement periods."""
     if fee_key.startswith("chargeback"):
         return "chargeback"
-    return fee_key
+    return settlement_method(fee_key)
