@@ -21,6 +21,7 @@ from sqlglot import exp
 ROOT = Path(__file__).parent
 LAYERS = ("staging", "intermediate", "marts")
 _GRAIN = re.compile(r"^--\s*grain:\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+_GROUP = re.compile(r"^--\s*group:\s*(\w+)\s*$", re.IGNORECASE | re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,22 @@ class Model:
         return self.schema, self.name
 
     @property
+    def group(self) -> str:
+        """Its group in the UI: `-- group: …` in the header, else staging or reconciliation."""
+        found = _GROUP.search(self.sql)
+        if found:
+            return found.group(1)
+        return "staging" if self.schema == "staging" else "reconciliation"
+
+    @property
     def description(self) -> str:
         """The file's leading comment block (grain first), for docs and the Dagster UI."""
         lines = []
         for line in self.sql.splitlines():
             if not line.startswith("--"):
                 break
-            lines.append(line[2:].strip())
+            if not _GROUP.match(line):
+                lines.append(line[2:].strip())
         return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
 -- grain: one row per chargeback reason code (scheme × code) with its meaning.
+-- group: revenue
 -- Reference data: SEPA return reasons (ISO 20022 ExternalReturnReason1Code) and the card and
 -- PayPal codes Mollie passes on. `is_fraud_claim` marks codes where the payer denies authorising
 -- the payment; they weigh more in chargeback_cases.priority.

@@ -1,4 +1,5 @@
 -- grain: one row per subscription: the span in which it counts towards MRR.
+-- group: revenue
 -- Starts: when created (pending subscriptions: at their start date). Ends: canceled → canceledAt;
 -- suspended or completed (Mollie gives no timestamp) → one interval after its last paid charge,
 -- or when created if it never charged; active and pending → open-ended.

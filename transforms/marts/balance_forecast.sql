@@ -1,4 +1,5 @@
 -- grain: one row per balance and forecast day (the N days after the data's last day,
+-- group: revenue
 -- N = config.settings.forecast_horizon_days).
 -- Model: the available balance grows each day by the balance's mean daily net activity over the
 -- last 28 days (payouts excluded); today's pending amount becomes available on day 1; on each

@@ -1,4 +1,5 @@
 -- grain: one row per chargeback (chb_…): a dispute case for the bookkeeper.
+-- group: revenue
 -- As of the data's last ledger moment (not the wall clock, so a rebuild is reproducible).
 -- fee: the chargeback fee Mollie deducted on its ledger row (VAT-inclusive, positive here).
 -- Customer history counts the customer's payments and chargebacks up to this case.

@@ -1,4 +1,5 @@
 -- grain: one row per customer, currency and month (from the customer's first MRR month to the
+-- group: revenue
 -- data's last month; months with neither MRR nor MRR the month before are left out).
 -- MRR = Σ monthly amount of the customer's subscriptions active at the END of the month (a
 -- subscription canceled mid-month no longer counts that month, as in Fivetran's dbt_stripe).

@@ -1,4 +1,5 @@
 -- grain: one row per Amsterdam day and currency, every day from the first ledger row to the last.
+-- group: revenue
 -- From the ledger (Fivetran's daily overview over Stripe balance transactions, Mollie's terms):
 -- sales, refunds, chargebacks and reversals at gross; fees = Σ deductions (negative); other =
 -- compensation and other rows at gross; net_activity = Σ net of everything but payouts; payouts =

@@ -1,4 +1,5 @@
 -- grain: one row per month (Amsterdam), currency and method: what Mollie charged, from the ledger.
+-- group: revenue
 -- method is the payment method for payment and capture rows, 'refund' / 'chargeback' for those
 -- fees; fees are VAT-inclusive (as deducted); effective_rate = fees / gross payment volume.
 with ledger as (

@@ -1,4 +1,5 @@
 -- grain: one row per month and currency: total MRR and its movement, from customer_mrr.
+-- group: revenue
 -- mrr = previous_mrr + new + expansion + reactivation + contraction + churned (the last two
 -- negative), so the bridge always closes.
 select
