@@ -26,6 +26,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from extract.bank import CSV_COLUMNS
 from sandbox.clock import add_business_days, iso, local_date, local_midnight, next_business_day
 from sandbox.generate import World
 from sandbox.model import Balance
@@ -33,17 +34,7 @@ from sandbox.money import fmt, units
 from sandbox.people import make_iban, make_person
 
 CAMT053_NS = "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"
-CSV_HEADER = (
-    "account_iban",
-    "booking_date",
-    "value_date",
-    "amount",
-    "currency",
-    "counterparty_name",
-    "counterparty_iban",
-    "description",
-    "reference",
-)
+CSV_HEADER = CSV_COLUMNS  # the format is the reader's (extract/bank.py)
 
 # Invented, but valid (mod-97 and the Dutch eleven-test) so IBAN checks downstream pass.
 MOLLIE_NAME = "Stichting Mollie Payments"

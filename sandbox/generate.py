@@ -579,37 +579,22 @@ class _Ledger:
         for p in self.g.payments:
             if p.paid_at > now:
                 continue
-            b = bal[p.balance_id]
-            if p.captures:
-                cpt_id = p.captures[0]
-                row = self._row(
-                    f"capture:{cpt_id}",
-                    b,
-                    "capture",
-                    p.paid_at,
-                    p.available_at,
-                    p.amount,
-                    p.fee_net,
-                    p.fee_gross,
-                    p.method,
-                    p.method,
-                    paymentId=p.id,
-                    captureId=cpt_id,
-                )
-            else:
-                row = self._row(
-                    f"payment:{p.id}",
-                    b,
-                    "payment",
-                    p.paid_at,
-                    p.available_at,
-                    p.amount,
-                    p.fee_net,
-                    p.fee_gross,
-                    p.method,
-                    p.method,
-                    paymentId=p.id,
-                )
+            # A captured (authorise-then-capture) payment lands as a `capture` row instead.
+            ids = {"paymentId": p.id} | ({"captureId": p.captures[0]} if p.captures else {})
+            kind = "capture" if p.captures else "payment"
+            row = self._row(
+                f"{kind}:{ids.get('captureId', p.id)}",
+                bal[p.balance_id],
+                kind,
+                p.paid_at,
+                p.available_at,
+                p.amount,
+                p.fee_net,
+                p.fee_gross,
+                p.method,
+                p.method,
+                **ids,
+            )
             p.transaction_id = row.id
         for c in self.g.captures:
             c.transaction_id = pay[c.payment_id].transaction_id
