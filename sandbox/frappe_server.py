@@ -59,10 +59,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 
 log = logging.getLogger("sandbox.frappe_server")
 
@@ -102,15 +103,40 @@ def _select(*options: str) -> str:
 
 
 VOUCHER_TYPES = (
-    "Journal Entry", "Inter Company Journal Entry", "Bank Entry", "Cash Entry",
-    "Credit Card Entry", "Debit Note", "Credit Note", "Contra Entry", "Excise Entry",
-    "Write Off Entry", "Opening Entry", "Depreciation Entry", "Exchange Rate Revaluation",
-    "Exchange Gain Or Loss", "Deferred Revenue", "Deferred Expense", "Reversal Of ITC",
+    "Journal Entry",
+    "Inter Company Journal Entry",
+    "Bank Entry",
+    "Cash Entry",
+    "Credit Card Entry",
+    "Debit Note",
+    "Credit Note",
+    "Contra Entry",
+    "Excise Entry",
+    "Write Off Entry",
+    "Opening Entry",
+    "Depreciation Entry",
+    "Exchange Rate Revaluation",
+    "Exchange Gain Or Loss",
+    "Deferred Revenue",
+    "Deferred Expense",
+    "Reversal Of ITC",
 )
 REFERENCE_TYPES = (
-    "", "Sales Invoice", "Purchase Invoice", "Journal Entry", "Sales Order", "Purchase Order",
-    "Expense Claim", "Asset", "Loan", "Payroll Entry", "Employee Advance",
-    "Exchange Rate Revaluation", "Invoice Discounting", "Fees", "Full and Final Statement",
+    "",
+    "Sales Invoice",
+    "Purchase Invoice",
+    "Journal Entry",
+    "Sales Order",
+    "Purchase Order",
+    "Expense Claim",
+    "Asset",
+    "Loan",
+    "Payroll Entry",
+    "Employee Advance",
+    "Exchange Rate Revaluation",
+    "Invoice Discounting",
+    "Fees",
+    "Full and Final Statement",
     "Payment Entry",
 )
 
@@ -127,8 +153,7 @@ JOURNAL_ENTRY_FIELDS: dict[str, DocField] = {
     "user_remark": DocField("Small Text", "User Remark"),
     "total_debit": DocField("Currency", "Total Debit", "Company:company:default_currency"),
     "total_credit": DocField("Currency", "Total Credit", "Company:company:default_currency"),
-    "difference": DocField("Currency", "Difference (Dr - Cr)",
-                           "Company:company:default_currency"),
+    "difference": DocField("Currency", "Difference (Dr - Cr)", "Company:company:default_currency"),
     "multi_currency": DocField("Check", "Multi Currency"),
     "total_amount_currency": DocField("Link", "Total Amount Currency", "Currency"),
     "total_amount": DocField("Currency", "Total Amount", "total_amount_currency"),
@@ -137,18 +162,22 @@ JOURNAL_ENTRY_FIELDS: dict[str, DocField] = {
     "remark": DocField("Small Text", "Remark"),
     "paid_loan": DocField("Data", "Paid Loan"),
     "inter_company_journal_entry_reference": DocField(
-        "Link", "Inter Company Journal Entry Reference", JE),
+        "Link", "Inter Company Journal Entry Reference", JE
+    ),
     "bill_no": DocField("Data", "Bill No"),
     "bill_date": DocField("Date", "Bill Date"),
     "due_date": DocField("Date", "Due Date"),
-    "write_off_based_on": DocField("Select", "Write Off Based On",
-                                   _select("Accounts Receivable", "Accounts Payable")),
-    "write_off_amount": DocField("Currency", "Write Off Amount",
-                                 "Company:company:default_currency"),
+    "write_off_based_on": DocField(
+        "Select", "Write Off Based On", _select("Accounts Receivable", "Accounts Payable")
+    ),
+    "write_off_amount": DocField(
+        "Currency", "Write Off Amount", "Company:company:default_currency"
+    ),
     "pay_to_recd_from": DocField("Data", "Pay To / Recd From", allow_on_submit=True),
     "letter_head": DocField("Link", "Letter Head", "Letter Head", allow_on_submit=True),
-    "select_print_heading": DocField("Link", "Print Heading", "Print Heading",
-                                     allow_on_submit=True),
+    "select_print_heading": DocField(
+        "Link", "Print Heading", "Print Heading", allow_on_submit=True
+    ),
     "mode_of_payment": DocField("Link", "Mode of Payment", "Mode of Payment"),
     "payment_order": DocField("Link", "Payment Order", "Payment Order"),
     "is_opening": DocField("Select", "Is Opening", _select("No", "Yes")),
@@ -156,12 +185,14 @@ JOURNAL_ENTRY_FIELDS: dict[str, DocField] = {
     "auto_repeat": DocField("Link", "Auto Repeat", "Auto Repeat", allow_on_submit=True),
     "amended_from": DocField("Link", "Amended From", JE),
     "from_template": DocField("Link", "From Template", "Journal Entry Template"),
-    "tax_withholding_category": DocField("Link", "Tax Withholding Category",
-                                         "Tax Withholding Category"),
+    "tax_withholding_category": DocField(
+        "Link", "Tax Withholding Category", "Tax Withholding Category"
+    ),
     "apply_tds": DocField("Check", "Apply Tax Withholding Amount "),
     "reversal_of": DocField("Link", "Reversal Of", JE),
-    "process_deferred_accounting": DocField("Link", "Process Deferred Accounting",
-                                            "Process Deferred Accounting"),
+    "process_deferred_accounting": DocField(
+        "Link", "Process Deferred Accounting", "Process Deferred Accounting"
+    ),
     "is_system_generated": DocField("Check", "Is System Generated"),
 }
 
@@ -176,11 +207,11 @@ JOURNAL_ENTRY_ACCOUNT_FIELDS: dict[str, DocField] = {
     "account_currency": DocField("Link", "Account Currency", "Currency"),
     "exchange_rate": DocField("Float", "Exchange Rate"),
     "debit_in_account_currency": DocField("Currency", "Debit", "account_currency"),
-    "debit": DocField("Currency", "Debit in Company Currency",
-                      "Company:company:default_currency"),
+    "debit": DocField("Currency", "Debit in Company Currency", "Company:company:default_currency"),
     "credit_in_account_currency": DocField("Currency", "Credit", "account_currency"),
-    "credit": DocField("Currency", "Credit in Company Currency",
-                       "Company:company:default_currency"),
+    "credit": DocField(
+        "Currency", "Credit in Company Currency", "Company:company:default_currency"
+    ),
     "reference_type": DocField("Select", "Reference Type", _select(*REFERENCE_TYPES)),
     "reference_name": DocField("Dynamic Link", "Reference Name", "reference_type"),
     "reference_due_date": DocField("Date", "Reference Due Date"),
@@ -205,26 +236,59 @@ POSTING_KEY_DOCFIELD = DocField("Data", POSTING_KEY_LABEL)
 
 # Frappe's standard columns (frappe.model.default_fields / child_table_fields): every doc has them.
 STANDARD_FIELDS = frozenset(
-    {"doctype", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"})
+    {"doctype", "name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"}
+)
 CHILD_STANDARD_FIELDS = STANDARD_FIELDS | {"parent", "parentfield", "parenttype"}
 
 # Read-only fields ERPNext computes; whatever a client sends for them is overwritten.
-_COMPUTED_HEADER = ("total_debit", "total_credit", "difference", "total_amount",
-                    "total_amount_currency", "total_amount_in_words", "remark")
-_COMPUTED_ROW = ("account_type", "account_currency", "debit", "credit", "balance",
-                 "party_balance", "against_account")
+_COMPUTED_HEADER = (
+    "total_debit",
+    "total_credit",
+    "difference",
+    "total_amount",
+    "total_amount_currency",
+    "total_amount_in_words",
+    "remark",
+)
+_COMPUTED_ROW = (
+    "account_type",
+    "account_currency",
+    "debit",
+    "credit",
+    "balance",
+    "party_balance",
+    "against_account",
+)
 
 # Link targets this server keeps records of; a value pointing anywhere else cannot be found.
 _KNOWN_LINK_TARGETS = frozenset({"Company", "Account", "Cost Center", "Currency", JE, "DocType"})
 _PARTY_ACCOUNT_TYPES = {"Customer": "Receivable", "Supplier": "Payable"}
 
 # Bank Transaction fields (erpnext bank_transaction.json, 2023-03-31; frappe-erpnext.md §C.4).
-BANK_TRANSACTION_FIELDS = frozenset({
-    "date", "status", "bank_account", "company", "deposit", "withdrawal", "currency",
-    "description", "reference_number", "transaction_id", "transaction_type", "payment_entries",
-    "allocated_amount", "unallocated_amount", "party_type", "party", "bank_party_name",
-    "bank_party_no", "bank_party_iban", "naming_series",
-})
+BANK_TRANSACTION_FIELDS = frozenset(
+    {
+        "date",
+        "status",
+        "bank_account",
+        "company",
+        "deposit",
+        "withdrawal",
+        "currency",
+        "description",
+        "reference_number",
+        "transaction_id",
+        "transaction_type",
+        "payment_entries",
+        "allocated_amount",
+        "unallocated_amount",
+        "party_type",
+        "party",
+        "bank_party_name",
+        "bank_party_no",
+        "bank_party_iban",
+        "naming_series",
+    }
+)
 
 # ---------------------------------------------------------------------------------------------
 # Chart of accounts
@@ -310,51 +374,161 @@ class Chart:
         accounts = [
             # groups, as ERPNext's standard chart nests them
             a("Application of Funds (Assets) - VGV", vgv, "Asset", is_group=True),
-            a("Current Assets - VGV", vgv, "Asset", is_group=True,
-              parent_account="Application of Funds (Assets) - VGV"),
-            a("Bank Accounts - VGV", vgv, "Asset", "Bank", is_group=True,
-              parent_account="Current Assets - VGV"),
-            a("Accounts Receivable - VGV", vgv, "Asset", is_group=True,
-              parent_account="Current Assets - VGV"),
+            a(
+                "Current Assets - VGV",
+                vgv,
+                "Asset",
+                is_group=True,
+                parent_account="Application of Funds (Assets) - VGV",
+            ),
+            a(
+                "Bank Accounts - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                is_group=True,
+                parent_account="Current Assets - VGV",
+            ),
+            a(
+                "Accounts Receivable - VGV",
+                vgv,
+                "Asset",
+                is_group=True,
+                parent_account="Current Assets - VGV",
+            ),
             a("Source of Funds (Liabilities) - VGV", vgv, "Liability", is_group=True),
-            a("Current Liabilities - VGV", vgv, "Liability", is_group=True,
-              parent_account="Source of Funds (Liabilities) - VGV"),
-            a("Duties and Taxes - VGV", vgv, "Liability", "Tax", is_group=True,
-              parent_account="Current Liabilities - VGV"),
-            a("Accounts Payable - VGV", vgv, "Liability", is_group=True,
-              parent_account="Current Liabilities - VGV"),
+            a(
+                "Current Liabilities - VGV",
+                vgv,
+                "Liability",
+                is_group=True,
+                parent_account="Source of Funds (Liabilities) - VGV",
+            ),
+            a(
+                "Duties and Taxes - VGV",
+                vgv,
+                "Liability",
+                "Tax",
+                is_group=True,
+                parent_account="Current Liabilities - VGV",
+            ),
+            a(
+                "Accounts Payable - VGV",
+                vgv,
+                "Liability",
+                is_group=True,
+                parent_account="Current Liabilities - VGV",
+            ),
             a("Income - VGV", vgv, "Income", is_group=True),
             a("Direct Income - VGV", vgv, "Income", is_group=True, parent_account="Income - VGV"),
             a("Expenses - VGV", vgv, "Expense", is_group=True),
-            a("Indirect Expenses - VGV", vgv, "Expense", is_group=True,
-              parent_account="Expenses - VGV"),
+            a(
+                "Indirect Expenses - VGV",
+                vgv,
+                "Expense",
+                is_group=True,
+                parent_account="Expenses - VGV",
+            ),
             # Mollie clearing accounts, one per balance currency (DESIGN §5), and the bank
-            a("Mollie EUR - VGV", vgv, "Asset", "Bank", account_currency="EUR",
-              parent_account="Bank Accounts - VGV"),
-            a("Mollie GBP - VGV", vgv, "Asset", "Bank", account_currency="GBP",
-              parent_account="Bank Accounts - VGV"),
-            a("Bank - VGV", vgv, "Asset", "Bank", account_currency="EUR",
-              parent_account="Bank Accounts - VGV"),
-            a("Old Mollie Clearing - VGV", vgv, "Asset", "Bank", account_currency="EUR",
-              parent_account="Bank Accounts - VGV", disabled=True),
-            a("Debtors - VGV", vgv, "Asset", "Receivable", account_currency="EUR",
-              parent_account="Accounts Receivable - VGV"),
-            a("Creditors - VGV", vgv, "Liability", "Payable", account_currency="EUR",
-              parent_account="Accounts Payable - VGV"),
+            a(
+                "Mollie EUR - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Mollie GBP - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="GBP",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Bank - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Old Mollie Clearing - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+                disabled=True,
+            ),
+            a(
+                "Debtors - VGV",
+                vgv,
+                "Asset",
+                "Receivable",
+                account_currency="EUR",
+                parent_account="Accounts Receivable - VGV",
+            ),
+            a(
+                "Creditors - VGV",
+                vgv,
+                "Liability",
+                "Payable",
+                account_currency="EUR",
+                parent_account="Accounts Payable - VGV",
+            ),
             # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax),
             # input VAT included: it simply carries a debit balance.
-            a("Input VAT - VGV", vgv, "Liability", "Tax", account_currency="EUR",
-              parent_account="Duties and Taxes - VGV"),
-            a("Sales - VGV", vgv, "Income", "Income Account", account_currency="EUR",
-              parent_account="Direct Income - VGV"),
-            a("Sales Returns - VGV", vgv, "Income", "Income Account", account_currency="EUR",
-              parent_account="Direct Income - VGV"),
-            a("Chargebacks - VGV", vgv, "Expense", "Expense Account", account_currency="EUR",
-              parent_account="Indirect Expenses - VGV"),
-            a("Payment Processing Fees - VGV", vgv, "Expense", "Expense Account",
-              account_currency="EUR", parent_account="Indirect Expenses - VGV"),
-            a("Rounding - VGV", vgv, "Expense", "Round Off", account_currency="EUR",
-              parent_account="Indirect Expenses - VGV"),
+            a(
+                "Input VAT - VGV",
+                vgv,
+                "Liability",
+                "Tax",
+                account_currency="EUR",
+                parent_account="Duties and Taxes - VGV",
+            ),
+            a(
+                "Sales - VGV",
+                vgv,
+                "Income",
+                "Income Account",
+                account_currency="EUR",
+                parent_account="Direct Income - VGV",
+            ),
+            a(
+                "Sales Returns - VGV",
+                vgv,
+                "Income",
+                "Income Account",
+                account_currency="EUR",
+                parent_account="Direct Income - VGV",
+            ),
+            a(
+                "Chargebacks - VGV",
+                vgv,
+                "Expense",
+                "Expense Account",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            a(
+                "Payment Processing Fees - VGV",
+                vgv,
+                "Expense",
+                "Expense Account",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            a(
+                "Rounding - VGV",
+                vgv,
+                "Expense",
+                "Round Off",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
             # another company's accounts: valid names, wrong company for VGV entries
             a("Bank - GVE", gve, "Asset", "Bank", account_currency="EUR"),
             a("Sales - GVE", gve, "Income", "Income Account", account_currency="EUR"),
@@ -431,10 +605,19 @@ def msg_log_entry(message: str, *, raise_exception: bool, title: str | None = No
 class FrappeError(Exception):
     """An error answer. `messages` become `_server_messages`; `text` is str(exception)."""
 
-    def __init__(self, status: int, exc_type: str, messages: Iterable[dict] = (), *,
-                 text: str = "", module: str = "frappe.exceptions", source: str | None = None,
-                 error_message: str | None = None, headers: Mapping[str, str] | None = None,
-                 raw: tuple[str, bytes] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        exc_type: str,
+        messages: Iterable[dict] = (),
+        *,
+        text: str = "",
+        module: str = "frappe.exceptions",
+        source: str | None = None,
+        error_message: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        raw: tuple[str, bytes] | None = None,
+    ) -> None:
         super().__init__(text or exc_type)
         self.status = status
         self.exc_type = exc_type
@@ -452,9 +635,13 @@ class FrappeError(Exception):
         if traceback_allowed and self.status != 404:
             line = f"{self.module}.{self.exc_type}" + (f": {self.text}" if self.text else "")
             out["exception"] = line
-            out["exc"] = json.dumps(["Traceback (most recent call last):\n"
-                                     '  File "frappe test stand-in", line 1, in <module>\n'
-                                     f"{line}\n"])
+            out["exc"] = json.dumps(
+                [
+                    "Traceback (most recent call last):\n"
+                    '  File "frappe test stand-in", line 1, in <module>\n'
+                    f"{line}\n"
+                ]
+            )
             if self.source:
                 out["_exc_source"] = f"{self.source} (app)"
         out["exc_type"] = self.exc_type
@@ -465,19 +652,31 @@ class FrappeError(Exception):
         return out
 
 
-def throw(message: str, exc_type: str = "ValidationError", *, status: int = 417,
-          title: str | None = None, source: str | None = "erpnext") -> FrappeError:
+def throw(
+    message: str,
+    exc_type: str = "ValidationError",
+    *,
+    status: int = 417,
+    title: str | None = None,
+    source: str | None = "erpnext",
+) -> FrappeError:
     """`frappe.throw(message, exc)`: one red message in the log, the message as the text."""
-    return FrappeError(status, exc_type, [msg_log_entry(message, raise_exception=True,
-                                                        title=title)],
-                       text=message, source=source)
+    return FrappeError(
+        status,
+        exc_type,
+        [msg_log_entry(message, raise_exception=True, title=title)],
+        text=message,
+        source=source,
+    )
 
 
 def permission_error(doctype: str, ptype: str) -> FrappeError:
     # Document.raise_no_permission_to: sets flags.error_message, raises a bare PermissionError.
-    return FrappeError(403, "PermissionError",
-                       error_message=f"Insufficient Permission for {doctype} "
-                                     f"(<strong>{ptype}</strong>)")
+    return FrappeError(
+        403,
+        "PermissionError",
+        error_message=f"Insufficient Permission for {doctype} (<strong>{ptype}</strong>)",
+    )
 
 
 def not_found(doctype: str, name: str) -> FrappeError:
@@ -514,8 +713,9 @@ def _json_default(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> bytes:
-    return json.dumps(obj, default=_json_default, ensure_ascii=False,
-                      separators=(",", ":")).encode()
+    return json.dumps(
+        obj, default=_json_default, ensure_ascii=False, separators=(",", ":")
+    ).encode()
 
 
 def _timestamp() -> str:
@@ -546,8 +746,11 @@ class _Coercer:
         if parsed is not None and parsed.is_finite():
             return parsed
         if self.strict:
-            raise throw(f"{where}{label}: {value!r} is not a number (frappe test stand-in: "
-                        "Frappe's flt() would silently read it as 0)", source=None)
+            raise throw(
+                f"{where}{label}: {value!r} is not a number (frappe test stand-in: "
+                "Frappe's flt() would silently read it as 0)",
+                source=None,
+            )
         return Decimal(0)
 
     @staticmethod
@@ -562,8 +765,11 @@ class _Coercer:
                     return datetime.fromisoformat(value).date().isoformat()
                 except ValueError:
                     pass
-        raise throw(f"<strong>{value}</strong> is not a valid date string.",
-                    title="Invalid Date", source=None)
+        raise throw(
+            f"<strong>{value}</strong> is not a valid date string.",
+            title="Invalid Date",
+            source=None,
+        )
 
     @staticmethod
     def check(value: Any, label: str, where: str) -> int:
@@ -604,8 +810,14 @@ class JournalEntryRules:
     them: `prepare` (links, validate, before_submit, mandatory, field checks) runs before the
     row is written, `on_submit` after it (same transaction: any failure stores nothing)."""
 
-    def __init__(self, chart: Chart, *, strict: bool, posting_key_field: str | None,
-                 entry_exists: Callable[[str], bool]) -> None:
+    def __init__(
+        self,
+        chart: Chart,
+        *,
+        strict: bool,
+        posting_key_field: str | None,
+        entry_exists: Callable[[str], bool],
+    ) -> None:
         self.chart = chart
         self.strict = strict
         self.coerce = _Coercer(strict)
@@ -616,20 +828,32 @@ class JournalEntryRules:
             self.header_fields[posting_key_field] = POSTING_KEY_DOCFIELD
 
     # -- shape and types ------------------------------------------------------------------------
-    def _known(self, data: Mapping[str, Any], fields: Mapping[str, DocField],
-               standard: frozenset[str], doctype: str, where: str) -> dict[str, Any]:
+    def _known(
+        self,
+        data: Mapping[str, Any],
+        fields: Mapping[str, DocField],
+        standard: frozenset[str],
+        doctype: str,
+        where: str,
+    ) -> dict[str, Any]:
         unknown = [k for k in data if k not in fields and k not in standard]
         if unknown and self.strict:
             names = ", ".join(repr(k) for k in unknown)
-            raise throw(f"{where}{doctype} has no field {names} (frappe test stand-in: real "
-                        "Frappe silently drops unknown fields, so the value would be lost)",
-                        source=None)
+            raise throw(
+                f"{where}{doctype} has no field {names} (frappe test stand-in: real "
+                "Frappe silently drops unknown fields, so the value would be lost)",
+                source=None,
+            )
         return {k: v for k, v in data.items() if k in fields}
 
-    def _typed(self, data: Mapping[str, Any], fields: Mapping[str, DocField],
-               where: str) -> dict[str, Any]:
-        return {k: self.coerce.value(fields[k], v, where)
-                for k, v in data.items() if fields[k].fieldtype != "Table"}
+    def _typed(
+        self, data: Mapping[str, Any], fields: Mapping[str, DocField], where: str
+    ) -> dict[str, Any]:
+        return {
+            k: self.coerce.value(fields[k], v, where)
+            for k, v in data.items()
+            if fields[k].fieldtype != "Table"
+        }
 
     def parse(self, raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         header = self._known(raw, self.header_fields, STANDARD_FIELDS, JE, "")
@@ -637,14 +861,16 @@ class JournalEntryRules:
         if rows_in is None:
             rows_in = []
         if not isinstance(rows_in, list) or not all(isinstance(r, dict) for r in rows_in):
-            raise throw("Accounting Entries (accounts) must be a list of rows (objects)",
-                        source=None)
+            raise throw(
+                "Accounting Entries (accounts) must be a list of rows (objects)", source=None
+            )
         head = self._typed(header, self.header_fields, "")
         rows = []
         for idx, row in enumerate(rows_in, 1):
             where = _row_where(idx)
-            known = self._known(row, JOURNAL_ENTRY_ACCOUNT_FIELDS, CHILD_STANDARD_FIELDS, JEA,
-                                where)
+            known = self._known(
+                row, JOURNAL_ENTRY_ACCOUNT_FIELDS, CHILD_STANDARD_FIELDS, JEA, where
+            )
             typed = self._typed(known, JOURNAL_ENTRY_ACCOUNT_FIELDS, where)
             typed["idx"] = idx
             if isinstance(row.get("name"), str):  # kept when a stored draft is saved again
@@ -677,8 +903,10 @@ class JournalEntryRules:
             head["title"] = head.get("pay_to_recd_from") or rows[0].get("account")
         # before_submit
         if docstatus == 1 and head["difference"]:
-            raise throw("Total Debit must be equal to Total Credit. The difference is "
-                        f"{_float_text(head['difference'])}")
+            raise throw(
+                "Total Debit must be equal to Total Credit. The difference is "
+                f"{_float_text(head['difference'])}"
+            )
         # Document._validate(): mandatory fields, select options, lengths
         self._mandatory(head, rows, name)
         self._selects(head, rows)
@@ -742,15 +970,20 @@ class JournalEntryRules:
             if acc is None or acc.account_type not in ("Receivable", "Payable"):
                 continue
             if not (row.get("party_type") and row.get("party")):
-                raise throw(f"Row {row['idx']}: Party Type and Party is required for "
-                            f"Receivable / Payable account {acc.name}")
+                raise throw(
+                    f"Row {row['idx']}: Party Type and Party is required for "
+                    f"Receivable / Payable account {acc.name}"
+                )
             expected = _PARTY_ACCOUNT_TYPES.get(row["party_type"])
             if expected is not None and expected != acc.account_type:
-                raise throw(f"Row {row['idx']}: Account {acc.name} and Party Type "
-                            f"{row['party_type']} have different account types")
+                raise throw(
+                    f"Row {row['idx']}: Account {acc.name} and Party Type "
+                    f"{row['party_type']} have different account types"
+                )
 
-    def _validate_multi_currency(self, head: dict[str, Any], rows: list[dict[str, Any]],
-                                 company: Company | None) -> None:
+    def _validate_multi_currency(
+        self, head: dict[str, Any], rows: list[dict[str, Any]], company: Company | None
+    ) -> None:
         company_currency = company.default_currency if company else None
         foreign = False
         for row in rows:
@@ -762,8 +995,7 @@ class JournalEntryRules:
                 row["account_currency"] = company_currency
             foreign |= bool(company_currency and row["account_currency"] != company_currency)
         if foreign and not head.get("multi_currency"):
-            raise throw("Please check Multi Currency option to allow accounts with other "
-                        "currency")
+            raise throw("Please check Multi Currency option to allow accounts with other currency")
         # set_exchange_rate: 1 in the company currency; elsewhere it must be given (ERPNext
         # would look it up in Currency Exchange, which this stand-in does not keep).
         for row in rows:
@@ -780,13 +1012,17 @@ class JournalEntryRules:
                 amount = row.get(key) or Decimal(0)
                 label = labels[key].label
                 if self.strict and amount < 0:
-                    raise throw(f"{where}{label} cannot be negative ({amount}) (frappe test "
-                                "stand-in: ERPNext would book it on the other side in the GL)",
-                                source=None)
+                    raise throw(
+                        f"{where}{label} cannot be negative ({amount}) (frappe test "
+                        "stand-in: ERPNext would book it on the other side in the GL)",
+                        source=None,
+                    )
                 if self.strict and amount != _round(amount):
-                    raise throw(f"{where}{label} {amount} has more than 2 decimals (frappe test "
-                                f"stand-in: ERPNext would round it to {_round(amount)})",
-                                source=None)
+                    raise throw(
+                        f"{where}{label} {amount} has more than 2 decimals (frappe test "
+                        f"stand-in: ERPNext would round it to {_round(amount)})",
+                        source=None,
+                    )
                 row[key] = _round(amount)
             rate = row["exchange_rate"]
             row["debit"] = _round(row["debit_in_account_currency"] * rate)
@@ -799,8 +1035,9 @@ class JournalEntryRules:
                 raise throw(f"Row {row['idx']}: Both Debit and Credit values cannot be zero")
 
     @staticmethod
-    def _set_total_debit_credit(head: dict[str, Any], rows: list[dict[str, Any]],
-                                company: Company | None) -> None:
+    def _set_total_debit_credit(
+        head: dict[str, Any], rows: list[dict[str, Any]], company: Company | None
+    ) -> None:
         for row in rows:
             if row["debit"] and row["credit"]:
                 raise throw("You cannot credit and debit same account at the same time")
@@ -813,10 +1050,12 @@ class JournalEntryRules:
 
     @staticmethod
     def _set_against_accounts(rows: list[dict[str, Any]]) -> None:
-        debit_side = list(dict.fromkeys(r["account"] for r in rows if r["debit"]
-                                        and r.get("account")))
-        credit_side = list(dict.fromkeys(r["account"] for r in rows if r["credit"]
-                                         and r.get("account")))
+        debit_side = list(
+            dict.fromkeys(r["account"] for r in rows if r["debit"] and r.get("account"))
+        )
+        credit_side = list(
+            dict.fromkeys(r["account"] for r in rows if r["credit"] and r.get("account"))
+        )
         for row in rows:
             row["against_account"] = ", ".join(credit_side if row["debit"] else debit_side)
 
@@ -840,16 +1079,30 @@ class JournalEntryRules:
                 label = self.header_fields[key].label
                 missing.append((key, f"Error: Value missing for {JE}: {label}"))
         if not rows:
-            missing.append(("accounts", f"Error: Data missing in table: "
-                                        f"{self.header_fields['accounts'].label}"))
-        missing.extend((key, f"Error: <strong>{JEA}</strong> Row #{row['idx']}: Value missing "
-                             f"for: {JOURNAL_ENTRY_ACCOUNT_FIELDS[key].label}")
-                       for row in rows for key in MANDATORY_ROW_FIELDS if not row.get(key))
+            missing.append(
+                (
+                    "accounts",
+                    f"Error: Data missing in table: {self.header_fields['accounts'].label}",
+                )
+            )
+        missing.extend(
+            (
+                key,
+                f"Error: <strong>{JEA}</strong> Row #{row['idx']}: Value missing "
+                f"for: {JOURNAL_ENTRY_ACCOUNT_FIELDS[key].label}",
+            )
+            for row in rows
+            for key in MANDATORY_ROW_FIELDS
+            if not row.get(key)
+        )
         if missing:
             # _validate_mandatory: one plain msgprint per field, then MandatoryError.
-            raise FrappeError(417, "MandatoryError",
-                              [msg_log_entry(m, raise_exception=False) for _, m in missing],
-                              text=f"[{JE}, {name}]: {', '.join(k for k, _ in missing)}")
+            raise FrappeError(
+                417,
+                "MandatoryError",
+                [msg_log_entry(m, raise_exception=False) for _, m in missing],
+                text=f"[{JE}, {name}]: {', '.join(k for k, _ in missing)}",
+            )
 
     def _selects(self, head: dict[str, Any], rows: list[dict[str, Any]]) -> None:
         def check(fields: Mapping[str, DocField], data: Mapping[str, Any], prefix: str) -> None:
@@ -858,8 +1111,11 @@ class JournalEntryRules:
                 options = f.options.split("\n")
                 if f.fieldtype == "Select" and value and value not in options:
                     shown = '", "'.join(o for o in options if o)
-                    raise throw(f'{prefix}{f.label} cannot be "{value}". It should be one of '
-                                f'"{shown}"', title="Invalid Selection", source=None)
+                    raise throw(
+                        f'{prefix}{f.label} cannot be "{value}". It should be one of "{shown}"',
+                        title="Invalid Selection",
+                        source=None,
+                    )
 
         check(self.header_fields, head, "")
         for row in rows:
@@ -870,10 +1126,13 @@ class JournalEntryRules:
             for key, f in fields.items():
                 value = data.get(key)
                 if f.fieldtype == "Data" and isinstance(value, str) and len(value) > DATA_LENGTH:
-                    raise throw(f"{ref}: '<strong>{f.label}</strong>' ({value}) will get "
-                                f"truncated, as max characters allowed is {DATA_LENGTH}",
-                                "CharacterLengthExceededError", title="Value too big",
-                                source=None)
+                    raise throw(
+                        f"{ref}: '<strong>{f.label}</strong>' ({value}) will get "
+                        f"truncated, as max characters allowed is {DATA_LENGTH}",
+                        "CharacterLengthExceededError",
+                        title="Value too big",
+                        source=None,
+                    )
 
         check(self.header_fields, head, JE)
         for row in rows:
@@ -881,8 +1140,9 @@ class JournalEntryRules:
 
     def on_submit(self, doc: dict[str, Any], name: str) -> None:
         """validate_cheque_info, then make_gl_entries' checks (general_ledger, GL Entry)."""
-        if doc["voucher_type"] == "Bank Entry" and not (doc.get("cheque_no")
-                                                        and doc.get("cheque_date")):
+        if doc["voucher_type"] == "Bank Entry" and not (
+            doc.get("cheque_no") and doc.get("cheque_date")
+        ):
             raise throw("Reference No & Reference Date is required for Bank Entry")
         if doc.get("cheque_date") and not doc.get("cheque_no"):
             raise throw("Reference No is mandatory if you entered Reference Date")
@@ -890,41 +1150,60 @@ class JournalEntryRules:
         closed = company.books_closed_until
         if closed is not None and date.fromisoformat(doc["posting_date"]) <= closed:
             raise FrappeError(
-                417, "ClosedAccountingPeriod",
-                [msg_log_entry("You cannot create or cancel any accounting entries with in the "
-                               f"closed Accounting Period {company.abbr}-closed-{closed}",
-                               raise_exception=True)],
+                417,
+                "ClosedAccountingPeriod",
+                [
+                    msg_log_entry(
+                        "You cannot create or cancel any accounting entries with in the "
+                        f"closed Accounting Period {company.abbr}-closed-{closed}",
+                        raise_exception=True,
+                    )
+                ],
                 text="You cannot create or cancel any accounting entries with in the closed "
-                     f"Accounting Period {company.abbr}-closed-{closed}",
-                module="erpnext.accounts.general_ledger", source="erpnext")
+                f"Accounting Period {company.abbr}-closed-{closed}",
+                module="erpnext.accounts.general_ledger",
+                source="erpnext",
+            )
         rows = doc["accounts"]
         disabled = [r["account"] for r in rows if self.chart.accounts[r["account"]].disabled]
         if disabled:
             listed = ", ".join(f"<strong>{a}</strong>" for a in dict.fromkeys(disabled))
-            raise throw(f"Cannot create accounting entries against disabled accounts: {listed}",
-                        title="Disabled Account Selected")
+            raise throw(
+                f"Cannot create accounting entries against disabled accounts: {listed}",
+                title="Disabled Account Selected",
+            )
         voucher = f"{JE} {name}"
         for row in rows:  # one GL Entry per row: validate(), then on_update()
             acc = self.chart.accounts[row["account"]]
             cc_name = row.get("cost_center")
             if acc.report_type == "Profit and Loss" and not cc_name:
-                raise throw(f"{voucher}: Cost Center is required for 'Profit and Loss' account "
-                            f"{acc.name}. Please set the cost center field in {JE} or setup a "
-                            "default Cost Center for the Company.", title="Missing Cost Center")
+                raise throw(
+                    f"{voucher}: Cost Center is required for 'Profit and Loss' account "
+                    f"{acc.name}. Please set the cost center field in {JE} or setup a "
+                    "default Cost Center for the Company.",
+                    title="Missing Cost Center",
+                )
             if cc_name:
                 cc = self.chart.cost_centers[cc_name]
                 if cc.company != doc["company"]:
-                    raise throw(f"{voucher}: Cost Center {cc_name} does not belong to Company "
-                                f"{doc['company']}")
+                    raise throw(
+                        f"{voucher}: Cost Center {cc_name} does not belong to Company "
+                        f"{doc['company']}"
+                    )
                 if cc.is_group:
-                    raise throw(f"{voucher}: Cost Center {cc_name} is a group cost center and "
-                                "group cost centers cannot be used in transactions")
+                    raise throw(
+                        f"{voucher}: Cost Center {cc_name} is a group cost center and "
+                        "group cost centers cannot be used in transactions"
+                    )
             if acc.is_group:
-                raise throw(f"{voucher}: Account {acc.name} is a Group Account and group "
-                            "accounts cannot be used in transactions")
+                raise throw(
+                    f"{voucher}: Account {acc.name} is a Group Account and group "
+                    "accounts cannot be used in transactions"
+                )
             if acc.company != doc["company"]:
-                raise throw(f"{voucher}: Account {acc.name} does not belong to Company "
-                            f"{doc['company']}")
+                raise throw(
+                    f"{voucher}: Account {acc.name} does not belong to Company {doc['company']}"
+                )
 
 
 def _docstatus(value: Any) -> int:
@@ -940,9 +1219,11 @@ def _docstatus(value: Any) -> int:
 def _transition_error(old: int, new: int) -> FrappeError:
     # Document.check_docstatus_transition raises with a text but logs no message.
     names = {0: "Draft", 1: "Submitted", 2: "Cancelled"}
-    return FrappeError(417, "DocstatusTransitionError",
-                       text=f"Cannot change docstatus from {old} ({names[old]}) to {new} "
-                            f"({names[new]})")
+    return FrappeError(
+        417,
+        "DocstatusTransitionError",
+        text=f"Cannot change docstatus from {old} ({names[old]}) to {new} ({names[new]})",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -953,15 +1234,20 @@ class JournalEntryStore:
     """The site's Journal Entries: naming series, the unique custom field, submit and cancel.
     Every write runs under one lock, like one database transaction."""
 
-    def __init__(self, chart: Chart, *, strict: bool, posting_key_field: str | None,
-                 user: str) -> None:
+    def __init__(
+        self, chart: Chart, *, strict: bool, posting_key_field: str | None, user: str
+    ) -> None:
         self.lock = threading.RLock()
         self.docs: dict[str, dict[str, Any]] = {}
         self.counters: dict[str, int] = {}
         self.posting_key_field = posting_key_field
         self.user = user
-        self.rules = JournalEntryRules(chart, strict=strict, posting_key_field=posting_key_field,
-                                       entry_exists=self.docs.__contains__)
+        self.rules = JournalEntryRules(
+            chart,
+            strict=strict,
+            posting_key_field=posting_key_field,
+            entry_exists=self.docs.__contains__,
+        )
 
     def _series_prefix(self, raw: Mapping[str, Any]) -> str:
         # ACC-JV-.YYYY.- : the year of the posting date (today's when it is missing or bad).
@@ -983,29 +1269,52 @@ class JournalEntryStore:
         if any(d.get(key_field) == value and n != name for n, d in self.docs.items()):
             # BaseDocument.show_unique_validation_message after MariaDB's IntegrityError 1062.
             raise FrappeError(
-                417, "UniqueValidationError",
+                417,
+                "UniqueValidationError",
                 [msg_log_entry(f"{POSTING_KEY_LABEL} must be unique", raise_exception=False)],
                 text=f"('{JE}', '{name}', IntegrityError(1062, \"Duplicate entry '{value}' for "
-                     f"key '{key_field}'\"))")
+                f"key '{key_field}'\"))",
+            )
 
-    def _finish(self, doc: dict[str, Any], name: str, *, creation: str, owner: str,
-                keep_row_names: bool) -> dict:
+    def _finish(
+        self, doc: dict[str, Any], name: str, *, creation: str, owner: str, keep_row_names: bool
+    ) -> dict:
         now = _timestamp()
-        meta = {"name": name, "owner": owner, "creation": creation, "modified": now,
-                "modified_by": self.user, "docstatus": doc["docstatus"], "idx": 0}
+        meta = {
+            "name": name,
+            "owner": owner,
+            "creation": creation,
+            "modified": now,
+            "modified_by": self.user,
+            "docstatus": doc["docstatus"],
+            "idx": 0,
+        }
         rows = doc.pop("accounts")
         out = {**meta, **{k: v for k, v in doc.items() if v is not None}}
         out["doctype"] = JE
         out["accounts"] = []
         for row in rows:
             row_name = (keep_row_names and row.get("name")) or _hash()
-            row_meta = {"name": row_name, "owner": owner, "creation": creation, "modified": now,
-                        "modified_by": self.user, "docstatus": doc["docstatus"],
-                        "idx": row["idx"]}
+            row_meta = {
+                "name": row_name,
+                "owner": owner,
+                "creation": creation,
+                "modified": now,
+                "modified_by": self.user,
+                "docstatus": doc["docstatus"],
+                "idx": row["idx"],
+            }
             body = {k: v for k, v in row.items() if v is not None and k not in ("idx", "name")}
-            out["accounts"].append({**row_meta, **body, "parent": name,
-                                    "parentfield": "accounts", "parenttype": JE,
-                                    "doctype": JEA})
+            out["accounts"].append(
+                {
+                    **row_meta,
+                    **body,
+                    "parent": name,
+                    "parentfield": "accounts",
+                    "parenttype": JE,
+                    "doctype": JEA,
+                }
+            )
         return out
 
     def insert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -1020,8 +1329,9 @@ class JournalEntryStore:
                 self.rules.on_submit(doc, name)
             prefix = self._series_prefix(raw)
             self.counters[prefix] = self.counters.get(prefix, 0) + 1
-            stored = self._finish(doc, name, creation=_timestamp(), owner=self.user,
-                                  keep_row_names=False)
+            stored = self._finish(
+                doc, name, creation=_timestamp(), owner=self.user, keep_row_names=False
+            )
             self.docs[name] = stored
             return copy.deepcopy(stored)
 
@@ -1051,13 +1361,15 @@ class JournalEntryStore:
             self._check_unique(doc, name)
             if new == 1:
                 self.rules.on_submit(doc, name)
-            stored = self._finish(doc, name, creation=current["creation"],
-                                  owner=current["owner"], keep_row_names=True)
+            stored = self._finish(
+                doc, name, creation=current["creation"], owner=current["owner"], keep_row_names=True
+            )
             self.docs[name] = stored
             return copy.deepcopy(stored)
 
-    def _update_submitted(self, current: dict[str, Any], raw: Mapping[str, Any],
-                          new: int) -> dict[str, Any]:
+    def _update_submitted(
+        self, current: dict[str, Any], raw: Mapping[str, Any], new: int
+    ) -> dict[str, Any]:
         fields = self.rules.header_fields
         if new == 1:
             for key, value in raw.items():
@@ -1065,10 +1377,14 @@ class JournalEntryStore:
                 if f is None or key == "docstatus" or value == current.get(key):
                     continue
                 if not f.allow_on_submit:
-                    raise throw(f"Not allowed to change <strong>{f.label}</strong> after "
-                                f"submission from <strong>{current.get(key)}</strong> to "
-                                f"<strong>{value}</strong>", "UpdateAfterSubmitError",
-                                title="Cannot Update After Submit", source=None)
+                    raise throw(
+                        f"Not allowed to change <strong>{f.label}</strong> after "
+                        f"submission from <strong>{current.get(key)}</strong> to "
+                        f"<strong>{value}</strong>",
+                        "UpdateAfterSubmitError",
+                        title="Cannot Update After Submit",
+                        source=None,
+                    )
                 current[key] = value
         else:  # cancel: the GL is reversed; the unique key stays taken (frappe-erpnext §B.5)
             current["docstatus"] = 2
@@ -1082,10 +1398,15 @@ class JournalEntryStore:
         with self.lock:
             doc = self.get(name)
             if doc["docstatus"] == 1:
-                link = ("<a href='https://docs.erpnext.com//docs/user/manual/en/setting-up/"
-                        "articles/delete-submitted-document' target='_blank'>")
-                raise throw(f"{JE} {name}: Submitted Record cannot be deleted. You must {link} "
-                            "Cancel </a> it first.", source=None)
+                link = (
+                    "<a href='https://docs.erpnext.com//docs/user/manual/en/setting-up/"
+                    "articles/delete-submitted-document' target='_blank'>"
+                )
+                raise throw(
+                    f"{JE} {name}: Submitted Record cannot be deleted. You must {link} "
+                    "Cancel </a> it first.",
+                    source=None,
+                )
             del self.docs[name]
 
 
@@ -1093,8 +1414,7 @@ class JournalEntryStore:
 # Lists: Frappe's get_list over in-memory documents
 
 
-_OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "like", "not like", "in", "not in", "is",
-              "between")
+_OPERATORS = ("=", "!=", "<", ">", "<=", ">=", "like", "not like", "in", "not in", "is", "between")
 
 
 def _like(pattern: str, value: str) -> bool:
@@ -1144,8 +1464,13 @@ class _Condition:
 class ListQuery:
     """Parses and runs one `GET /api/resource/<DocType>` (frappe.client.get_list)."""
 
-    def __init__(self, doctype: str, fields: Iterable[str], child: tuple[str, str] | None,
-                 child_fields: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        doctype: str,
+        fields: Iterable[str],
+        child: tuple[str, str] | None,
+        child_fields: Iterable[str] = (),
+    ) -> None:
         self.doctype = doctype
         self.fields = set(fields) | STANDARD_FIELDS
         self.child = child  # (child doctype, table fieldname)
@@ -1170,8 +1495,9 @@ class ListQuery:
         out = []
         for item in raw:
             if not isinstance(item, list) or len(item) not in (2, 3, 4):
-                raise throw(f"Invalid filter: {json.dumps(item, default=str)}", "DataError",
-                            source=None)
+                raise throw(
+                    f"Invalid filter: {json.dumps(item, default=str)}", "DataError", source=None
+                )
             doctype = item[0] if len(item) == 4 else None
             rest = item[1:] if len(item) == 4 else item
             fieldname, op, value = (rest[0], "=", rest[1]) if len(rest) == 2 else rest
@@ -1207,13 +1533,16 @@ class ListQuery:
                 raise self._bad_field(name)
         where = self._conditions(_json_param(params, "filters", None))
         either = self._conditions(_json_param(params, "or_filters", None))
-        hits = [d for d in docs
-                if all(self._holds(d, c) for c in where)
-                and (not either or any(self._holds(d, c) for c in either))]
+        hits = [
+            d
+            for d in docs
+            if all(self._holds(d, c) for c in where)
+            and (not either or any(self._holds(d, c) for c in either))
+        ]
         hits = self._ordered(hits, params.get("order_by") or "modified desc")
         start = _int_param(params, "limit_start", 0)
         length = _int_param(params, "limit_page_length", _int_param(params, "limit", PAGE_LENGTH))
-        hits = hits[start:start + length] if length else hits[start:]
+        hits = hits[start : start + length] if length else hits[start:]
         table = self.child[1] if self.child else None
         if everything:  # every stored column; child tables are never part of a list
             rows = [{k: v for k, v in d.items() if k != table and k != "doctype"} for d in hits]
@@ -1293,13 +1622,18 @@ _DEFAULT_FAULTS: dict[int, tuple[str, str | None]] = {
     401: ("AuthenticationError", None),
     403: ("PermissionError", None),
     404: ("DoesNotExistError", "Not found (injected by the frappe test stand-in)"),
-    409: ("DuplicateEntryError", "Journal Entry already exists (injected by the frappe test "
-                                 "stand-in)"),
+    409: (
+        "DuplicateEntryError",
+        "Journal Entry already exists (injected by the frappe test stand-in)",
+    ),
     417: ("ValidationError", "Validation failed (injected by the frappe test stand-in)"),
     500: ("QueryDeadlockError", None),
-    503: ("InReadOnlyMode", "Site is running in read only mode for maintenance or site update, "
-                            "this action can not be performed right now. Please try again "
-                            "later."),
+    503: (
+        "InReadOnlyMode",
+        "Site is running in read only mode for maintenance or site update, "
+        "this action can not be performed right now. Please try again "
+        "later.",
+    ),
 }
 
 
@@ -1307,14 +1641,23 @@ def injected_error(rule: _FaultRule) -> FrappeError:
     status = rule.status
     if status == 429:
         # frappe.rate_limiter.RateLimiter.respond(): plain text, go by status and Retry-After.
-        return FrappeError(429, "TooManyRequestsError", headers={
-            "Retry-After": str(rule.retry_after), "X-RateLimit-Limit": "600000",
-            "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(rule.retry_after)},
-            raw=("text/plain; charset=utf-8", b"Too Many Requests"))
+        return FrappeError(
+            429,
+            "TooManyRequestsError",
+            headers={
+                "Retry-After": str(rule.retry_after),
+                "X-RateLimit-Limit": "600000",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(rule.retry_after),
+            },
+            raw=("text/plain; charset=utf-8", b"Too Many Requests"),
+        )
     if status in (502, 504):  # answered by the reverse proxy, not by Frappe
         title = {502: "502 Bad Gateway", 504: "504 Gateway Time-out"}[status]
-        page = (f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>"
-                f"{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n")
+        page = (
+            f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>"
+            f"{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
+        )
         return FrappeError(status, "ProxyError", raw=("text/html", page.encode()))
     exc_type, message = _DEFAULT_FAULTS.get(status, ("Exception", None))
     exc_type = rule.exc_type or exc_type
@@ -1367,41 +1710,26 @@ def _request_payload(method: str, content_type: str, body: bytes) -> Any:
         try:
             data = json.loads(text, parse_float=Decimal)
         except json.JSONDecodeError:
-            raise throw("The request body is not valid JSON (frappe test stand-in)",
-                        source=None) from None
+            raise throw(
+                "The request body is not valid JSON (frappe test stand-in)", source=None
+            ) from None
         if isinstance(data, dict) and "data" in data:
             data = data["data"]  # {"data": "<json string>"} or {"data": {...}}
     if isinstance(data, str):
         try:
             data = json.loads(data, parse_float=Decimal)
         except json.JSONDecodeError:
-            raise throw("The data parameter is not valid JSON (frappe test stand-in)",
-                        source=None) from None
+            raise throw(
+                "The data parameter is not valid JSON (frappe test stand-in)", source=None
+            ) from None
     if not isinstance(data, dict):
         raise throw("Invalid request arguments", source=None)
     data.pop("doctype", None)
     return data
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server_version = "FrappeTestStandIn/1.0"
-    sys_version = ""
-    timeout = 120
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK
-        # stall every keep-alive response by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, False)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
@@ -1410,13 +1738,15 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         split = urlsplit(self.path)
-        reply = self.server.owner._dispatch(self.command, split.path, split.query,
-                                            self.headers, body)
+        reply = self.server.owner._dispatch(
+            self.command, split.path, split.query, self.headers, body
+        )
         if reply.drop:
             self.close_connection = True
             try:  # RST instead of FIN: the client sees the connection torn down mid-request
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                           struct.pack("ii", 1, 0))
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
             except OSError:
                 pass
             return
@@ -1431,72 +1761,52 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _serve
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class FrappeTestServer(BackgroundHTTPService):
+    handler_class = _Handler
+    thread_name = "frappe-stand-in"
 
-    def __init__(self, addr: tuple[str, int], owner: FrappeTestServer) -> None:
-        self.owner = owner
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(addr, _Handler)
-
-    def track(self, conn: socket.socket, alive: bool) -> None:
-        with self._conns_lock:
-            if alive:
-                self._conns.add(conn)
-            else:
-                self._conns.discard(conn)
-
-    def close_all(self) -> None:
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection error from %s", client_address, exc_info=True)
-
-
-class FrappeTestServer:
     """A Frappe/ERPNext test stand-in (not Frappe) on a real socket, in a background thread.
 
     `port=0` picks a free port; `url` is `http://HOST:PORT`. Use as a context manager or call
     `start()` / `stop()`. See the module docstring for what it imitates and what it does not.
     """
 
-    def __init__(self, chart: Chart | None = None, company: str = DEFAULT_COMPANY,
-                 api_key: str = DEFAULT_API_KEY, api_secret: str = DEFAULT_API_SECRET,
-                 host: str = "127.0.0.1", port: int = 0, *, user: str = DEFAULT_USER,
-                 strict: bool = True, posting_key_field: str | None = POSTING_KEY_FIELD,
-                 allow_error_traceback: bool = True,
-                 bank_transactions: Iterable[Mapping[str, Any]] = ()) -> None:
+    def __init__(
+        self,
+        chart: Chart | None = None,
+        company: str = DEFAULT_COMPANY,
+        api_key: str = DEFAULT_API_KEY,
+        api_secret: str = DEFAULT_API_SECRET,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        user: str = DEFAULT_USER,
+        strict: bool = True,
+        posting_key_field: str | None = POSTING_KEY_FIELD,
+        allow_error_traceback: bool = True,
+        bank_transactions: Iterable[Mapping[str, Any]] = (),
+    ) -> None:
         self.chart = chart or Chart.default()
         if company not in self.chart.companies:
             raise ValueError(f"company {company!r} is not in the chart")
         self.company = company
         self.api_key = api_key
         self.api_secret = api_secret
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.user = user
         self.strict = strict
         self.posting_key_field = posting_key_field
         self.allow_error_traceback = allow_error_traceback
         self._lock = threading.Lock()
-        self._store = JournalEntryStore(self.chart, strict=strict,
-                                        posting_key_field=posting_key_field, user=user)
+        self._store = JournalEntryStore(
+            self.chart, strict=strict, posting_key_field=posting_key_field, user=user
+        )
         self._bank_transactions: dict[str, dict[str, Any]] = {}
         self._faults: list[_FaultRule] = []
         self._drops: list[_FaultRule] = []
         self._auth_broken = False
         self._permissions = dict.fromkeys(_PERMISSIONS, True)
         self._log: list[RequestRecord] = []
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._bank_seed = [dict(bt) for bt in bank_transactions]
         for bt in self._bank_seed:
             self.add_bank_transaction(bt)
@@ -1512,33 +1822,10 @@ class FrappeTestServer:
         return f"token {self.api_key}:{self.api_secret}"
 
     def start(self) -> FrappeTestServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name=f"frappe-stand-in-{self.port}", daemon=True)
-        self._thread.start()
+        return super().start()
+
+    def _started(self) -> None:
         log.info("Frappe test stand-in serving %s", self.url)
-        return self
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_all()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FrappeTestServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- state for tests ----------------------------------------------------------------------
     @property
@@ -1575,27 +1862,47 @@ class FrappeTestServer:
         if unknown:
             raise ValueError(f"Bank Transaction has no field(s) {sorted(unknown)}")
         with self._lock:
-            out = {k: (Decimal(str(v)) if k in ("deposit", "withdrawal", "allocated_amount",
-                                                 "unallocated_amount") else v)
-                   for k, v in doc.items()}
+            out = {
+                k: (
+                    Decimal(str(v))
+                    if k in ("deposit", "withdrawal", "allocated_amount", "unallocated_amount")
+                    else v
+                )
+                for k, v in doc.items()
+            }
             n = len(self._bank_transactions) + 1
             year = str(out.get("date") or date.today().isoformat())[:4]
             name = str(out.get("name") or f"ACC-BTN-{year}-{n:05d}")
             now = _timestamp()
-            out = {"name": name, "owner": "Administrator", "creation": now, "modified": now,
-                   "modified_by": "Administrator", "docstatus": 1, "idx": 0,
-                   "company": self.company, "status": "Unreconciled", **out,
-                   "doctype": "Bank Transaction"}
+            out = {
+                "name": name,
+                "owner": "Administrator",
+                "creation": now,
+                "modified": now,
+                "modified_by": "Administrator",
+                "docstatus": 1,
+                "idx": 0,
+                "company": self.company,
+                "status": "Unreconciled",
+                **out,
+                "doctype": "Bank Transaction",
+            }
             out["name"] = name
             self._bank_transactions[name] = out
             return name
 
     # -- fault injection ----------------------------------------------------------------------
-    def fail_next(self, n: int = 1, status: int = 500,
-                  match: Callable[[Any], bool] | None = None, *,
-                  methods: Iterable[str] | None = ("POST", "PUT", "DELETE"),
-                  exc_type: str | None = None, message: str | None = None,
-                  retry_after: int = 1) -> None:
+    def fail_next(
+        self,
+        n: int = 1,
+        status: int = 500,
+        match: Callable[[Any], bool] | None = None,
+        *,
+        methods: Iterable[str] | None = ("POST", "PUT", "DELETE"),
+        exc_type: str | None = None,
+        message: str | None = None,
+        retry_after: int = 1,
+    ) -> None:
         """Answer the next `n` matching requests with `status`; nothing is stored.
 
         `match(payload)` sees the parsed document of a write (None for reads). `methods` limits
@@ -1603,13 +1910,21 @@ class FrappeTestServer:
         text with Retry-After, 502/504 with a proxy's HTML page, anything else in Frappe's JSON
         envelope (`exc_type` and `message` override the defaults). Rules queue up in order.
         """
-        rule = _FaultRule(n, status, match, frozenset(methods) if methods else None,
-                          exc_type, message, retry_after)
+        rule = _FaultRule(
+            n,
+            status,
+            match,
+            frozenset(methods) if methods else None,
+            exc_type,
+            message,
+            retry_after,
+        )
         with self._lock:
             self._faults.append(rule)
 
-    def drop_response_after_insert(self, n: int = 1,
-                                   match: Callable[[Any], bool] | None = None) -> None:
+    def drop_response_after_insert(
+        self, n: int = 1, match: Callable[[Any], bool] | None = None
+    ) -> None:
         """For the next `n` successful Journal Entry inserts (matching `match(payload)`): store
         the entry, then close the connection without answering, as when the client times out
         or the network fails after Frappe committed."""
@@ -1649,9 +1964,12 @@ class FrappeTestServer:
             try:
                 token = base64.b64decode(token, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                raise throw("Failed to decode token, please provide a valid base64-encoded "
-                            "token.", "InvalidAuthorizationToken", status=400,
-                            source=None) from None
+                raise throw(
+                    "Failed to decode token, please provide a valid base64-encoded token.",
+                    "InvalidAuthorizationToken",
+                    status=400,
+                    source=None,
+                ) from None
         if scheme in ("basic", "token"):
             key, sep, secret = token.partition(":")
             if sep and ":" not in secret and key == self.api_key and secret == self.api_secret:
@@ -1662,8 +1980,9 @@ class FrappeTestServer:
         if user is None or not self._permissions[ptype]:
             raise permission_error(doctype, ptype)
 
-    def _dispatch(self, method: str, raw_path: str, query: str, headers: Any,
-                  body: bytes) -> _Reply:
+    def _dispatch(
+        self, method: str, raw_path: str, query: str, headers: Any, body: bytes
+    ) -> _Reply:
         path = unquote(raw_path)
         payload: Any = None
         fault: str | None = None
@@ -1701,15 +2020,25 @@ class FrappeTestServer:
         exc_type = None
         if reply.status >= 400 and reply.content_type.startswith("application/json"):
             exc_type = json.loads(reply.body).get("exc_type")
-        self._record(method, path, query, None if reply.drop else reply.status, payload,
-                     exc_type, fault)
+        self._record(
+            method, path, query, None if reply.drop else reply.status, payload, exc_type, fault
+        )
         return reply
 
-    def _record(self, method: str, path: str, query: str, status: int | None, payload: Any,
-                exc_type: str | None, fault: str | None) -> None:
+    def _record(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        status: int | None,
+        payload: Any,
+        exc_type: str | None,
+        fault: str | None,
+    ) -> None:
         with self._lock:
-            self._log.append(RequestRecord(method, path, query, status,
-                                           copy.deepcopy(payload), exc_type, fault))
+            self._log.append(
+                RequestRecord(method, path, query, status, copy.deepcopy(payload), exc_type, fault)
+            )
 
     def _error_reply(self, err: FrappeError, user: str | None) -> _Reply:
         if err.raw is not None:
@@ -1719,8 +2048,7 @@ class FrappeTestServer:
         body = dumps(err.body(self.allow_error_traceback and user is not None))
         return _Reply(err.status, body, "application/json", err.headers)
 
-    def _route(self, method: str, path: str, query: str, payload: Any,
-               user: str | None) -> _Reply:
+    def _route(self, method: str, path: str, query: str, payload: Any, user: str | None) -> _Reply:
         m = _ROUTE.fullmatch(path)
         if m is None:
             raise throw(f"Page {path} not found", "DoesNotExistError", status=404, source=None)
@@ -1740,23 +2068,34 @@ class FrappeTestServer:
 
     def _method(self, dotted: str, user: str | None) -> _Reply:
         if dotted != "frappe.auth.get_logged_user":
-            raise throw(f"Failed to get method for command {dotted} with No module named "
-                        f"'{dotted.rsplit('.', 1)[0]}' (not served by the frappe test stand-in)",
-                        "DoesNotExistError", status=404, source=None)
+            raise throw(
+                f"Failed to get method for command {dotted} with No module named "
+                f"'{dotted.rsplit('.', 1)[0]}' (not served by the frappe test stand-in)",
+                "DoesNotExistError",
+                status=404,
+                source=None,
+            )
         if user is None:  # whitelisted, but not for Guest
-            raise throw("<details><summary>You are not permitted to access this resource."
-                        f"</summary>Function {dotted} is not whitelisted.</details>",
-                        "PermissionError", status=403, title="Method Not Allowed", source=None)
+            raise throw(
+                "<details><summary>You are not permitted to access this resource."
+                f"</summary>Function {dotted} is not whitelisted.</details>",
+                "PermissionError",
+                status=403,
+                title="Method Not Allowed",
+                source=None,
+            )
         return _Reply(200, dumps({"message": user}))
 
-    def _journal_entry(self, method: str, name: str, params: Mapping[str, str], payload: Any,
-                       user: str | None) -> _Reply:
+    def _journal_entry(
+        self, method: str, name: str, params: Mapping[str, str], payload: Any, user: str | None
+    ) -> _Reply:
         store = self._store
         if not name:
             if method == "GET":
                 self._require(user, "read", JE)
-                query = ListQuery(JE, store.rules.header_fields, (JEA, "accounts"),
-                                  JOURNAL_ENTRY_ACCOUNT_FIELDS)
+                query = ListQuery(
+                    JE, store.rules.header_fields, (JEA, "accounts"), JOURNAL_ENTRY_ACCOUNT_FIELDS
+                )
                 with store.lock:
                     docs = list(store.docs.values())
                     data = query.run(docs, params)
@@ -1777,8 +2116,7 @@ class FrappeTestServer:
             self._require(user, "read", JE)
             current = store.get(name)
             new = _docstatus((payload or {}).get("docstatus", current["docstatus"]))
-            ptype = {(0, 1): "submit", (1, 2): "cancel"}.get((current["docstatus"], new),
-                                                               "write")
+            ptype = {(0, 1): "submit", (1, 2): "cancel"}.get((current["docstatus"], new), "write")
             self._require(user, "create" if ptype == "write" else ptype, JE)
             return _Reply(200, dumps({"data": store.update(name, payload or {})}))
         if method == "DELETE":
@@ -1801,27 +2139,56 @@ class FrappeTestServer:
 
     def _read_only_docs(self, doctype: str) -> dict[str, dict[str, Any]]:
         chart = self.chart
-        std = {"owner": "Administrator", "creation": "2026-01-01 00:00:00.000000",
-               "modified": "2026-01-01 00:00:00.000000", "modified_by": "Administrator",
-               "docstatus": 0, "idx": 0, "doctype": doctype}
+        std = {
+            "owner": "Administrator",
+            "creation": "2026-01-01 00:00:00.000000",
+            "modified": "2026-01-01 00:00:00.000000",
+            "modified_by": "Administrator",
+            "docstatus": 0,
+            "idx": 0,
+            "doctype": doctype,
+        }
         if doctype == "Bank Transaction":
             with self._lock:
                 return copy.deepcopy(self._bank_transactions)
         if doctype == "Account":
-            return {a.name: {**std, "name": a.name, "account_name": a.name.rsplit(" - ", 1)[0],
-                             "company": a.company, "root_type": a.root_type,
-                             "report_type": a.report_type, "account_type": a.account_type,
-                             "is_group": int(a.is_group),
-                             "account_currency": chart.currency_of(a),
-                             "parent_account": a.parent_account, "disabled": int(a.disabled),
-                             "freeze_account": "No"}
-                    for a in chart.accounts.values()}
+            return {
+                a.name: {
+                    **std,
+                    "name": a.name,
+                    "account_name": a.name.rsplit(" - ", 1)[0],
+                    "company": a.company,
+                    "root_type": a.root_type,
+                    "report_type": a.report_type,
+                    "account_type": a.account_type,
+                    "is_group": int(a.is_group),
+                    "account_currency": chart.currency_of(a),
+                    "parent_account": a.parent_account,
+                    "disabled": int(a.disabled),
+                    "freeze_account": "No",
+                }
+                for a in chart.accounts.values()
+            }
         if doctype == "Company":
-            return {c.name: {**std, "name": c.name, "company_name": c.name, "abbr": c.abbr,
-                             "default_currency": c.default_currency,
-                             "cost_center": c.cost_center}
-                    for c in chart.companies.values()}
-        return {c.name: {**std, "name": c.name, "cost_center_name": c.name.rsplit(" - ", 1)[0],
-                         "company": c.company, "is_group": int(c.is_group),
-                         "parent_cost_center": c.parent_cost_center}
-                for c in chart.cost_centers.values()}
+            return {
+                c.name: {
+                    **std,
+                    "name": c.name,
+                    "company_name": c.name,
+                    "abbr": c.abbr,
+                    "default_currency": c.default_currency,
+                    "cost_center": c.cost_center,
+                }
+                for c in chart.companies.values()
+            }
+        return {
+            c.name: {
+                **std,
+                "name": c.name,
+                "cost_center_name": c.name.rsplit(" - ", 1)[0],
+                "company": c.company,
+                "is_group": int(c.is_group),
+                "parent_cost_center": c.parent_cost_center,
+            }
+            for c in chart.cost_centers.values()
+        }

@@ -34,12 +34,12 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sandbox import render
 from sandbox.generate import SandboxConfig, World, build_world
+from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 from sandbox.model import Payment, Profile, Settlement
 
 log = logging.getLogger("sandbox.server")
@@ -868,25 +868,8 @@ class _Faults:
         return (500, 502, 503)[int(_uniform(self.c.seed, target, "5xx") * 3)]
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server_version = "MollieSandbox/1.0"
-    sys_version = ""
-    timeout = 120  # idle keep-alive connections are closed after this
-    server: _HTTPServer
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes: without NODELAY, Nagle + delayed ACK
-        # stall every keep-alive response by ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.track(self.connection, True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.track(self.connection, False)
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.owner.quiet:
@@ -971,42 +954,15 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PATCH = do_PUT = do_DELETE = _read_only
 
 
-class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, addr: tuple[str, int], owner: SandboxServer) -> None:
-        self.owner = owner
-        self._conns: set[socket.socket] = set()
-        self._conns_lock = threading.Lock()
-        super().__init__(addr, _Handler)
-
-    def track(self, conn: socket.socket, alive: bool) -> None:
-        with self._conns_lock:
-            if alive:
-                self._conns.add(conn)
-            else:
-                self._conns.discard(conn)
-
-    def close_all(self) -> None:
-        with self._conns_lock:
-            conns = list(self._conns)
-        for conn in conns:
-            try:
-                conn.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("connection error from %s", client_address, exc_info=True)
-
-
 def _key(seed: int, profile_id: str, mode: str) -> str:
     digest = hashlib.blake2b(f"{seed}:{profile_id}:{mode}".encode(), digest_size=15).hexdigest()
     return f"{mode}_{digest}"
 
 
-class SandboxServer:
+class SandboxServer(BackgroundHTTPService):
+    handler_class = _Handler
+    thread_name = "sandbox"
+
     """The sandbox Mollie API on a real socket, in a background thread.
 
     `port=0` picks a free port; `base_url` is `http://HOST:PORT/v2`. Use as a context manager or
@@ -1026,8 +982,7 @@ class SandboxServer:
         if not access_token.startswith("access_"):
             raise ValueError("an organization access token starts with 'access_'")
         self.config = config
-        self.host = host
-        self.port = port
+        super().__init__(host, port)
         self.faults = faults or FaultConfig()
         self.access_token = access_token
         self.quiet = quiet
@@ -1037,8 +992,6 @@ class SandboxServer:
         self._faults = _Faults(self.faults)
         self._count_lock = threading.Lock()
         self.request_count: Counter[str] = Counter()
-        self._httpd: _HTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._set_keys()
 
     def _set_keys(self) -> None:
@@ -1062,42 +1015,16 @@ class SandboxServer:
         return f"http://{self.host}:{self.port}/v2"
 
     def start(self) -> SandboxServer:
-        if self._httpd is not None:
-            return self
-        self._httpd = _HTTPServer((self.host, self.port), self)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=f"sandbox-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        return super().start()
+
+    def _started(self) -> None:
         if self.warm:
             self._warm_up(self._index)
         log.info("Mollie sandbox serving %s", self.base_url)
-        return self
 
     @staticmethod
     def _warm_up(index: Index) -> None:
         threading.Thread(target=index.warm, name="sandbox-warm-up", daemon=True).start()
-
-    def stop(self) -> None:
-        httpd, self._httpd = self._httpd, None
-        if httpd is None:
-            return
-        httpd.shutdown()
-        httpd.close_all()
-        httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> SandboxServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def advance(self, now: str | int) -> World:
         """Move the clock: same seed and history, a later `now` (new activity, new statuses)."""
