@@ -2,7 +2,7 @@
 
 Money is `decimal.Decimal` built from Mollie's amount *strings*, with the scale Mollie sent
 ("86.1000" keeps 4 decimals); a float never appears. Every parser raises `ValueError` naming the
-offending field, which `quarantine_reason` turns into the reason a record is quarantined instead
+offending field, which extract/records.py turns into the reason a record is quarantined instead
 of loaded (nothing is silently dropped, DESIGN §1.3).
 
 Quirks handled (mollie-api.md §8): month keys "4" and "04"; timestamps with "+00:00" or ".0Z";
@@ -374,78 +374,3 @@ def canonical_resource(name: str) -> str:
     return name[:-1] if name.endswith("s") else name
 
 
-# Amounts a record must carry to be loadable (S1 required fields that every fixture has).
-_REQUIRED_AMOUNTS = {
-    "balance": ("availableAmount",),
-    "balance_transaction": ("resultAmount", "initialAmount"),
-    "settlement": ("amount",),
-    "invoice": ("netAmount", "vatAmount", "grossAmount"),
-    "payment": ("amount",),
-    "refund": ("amount",),
-    "chargeback": ("amount",),
-    "capture": ("amount",),
-    "subscription": ("amount",),
-}
-# Free-form or link-only subtrees: an amount-shaped object there is not a Mollie amount.
-_SKIP_KEYS = {"metadata", "_links"}
-
-
-def quarantine_reason(record: object, resource: str) -> str | None:
-    """Why `record` cannot be loaded as `resource`, or None when it can.
-
-    Checks: an object; `resource` (if present) matches, spelling quirks aside; a non-empty `id`
-    (balance reports: balanceId/from/until/grouping); required amounts present; every amount
-    object anywhere (outside `metadata` and `_links`) parses; every top-level `*At`/`*Date`
-    parses; settlement periods, balance-report totals and transaction context flatten.
-
-    Args:
-        record: one item from a list page or a single GET.
-        resource: its resource or table name ("payments", "balance-transaction", …).
-
-    Returns:
-        The reason (naming the field), or None.
-    """
-    kind = canonical_resource(resource)
-    try:
-        _check_record(record, kind)
-    except ValueError as exc:
-        return str(exc)
-    return None
-
-
-def _check_record(record: object, kind: str) -> None:
-    record = _object(record, kind)
-    declared = record.get("resource")
-    if isinstance(declared, str) and canonical_resource(declared) != kind:
-        raise ValueError(f"resource: {declared!r} is not a {kind}")
-    if kind == "balance_report":
-        flatten_balance_report(record)
-        return
-    record_id = record.get("id")
-    if not isinstance(record_id, str) or not record_id.strip():
-        raise ValueError(f"id: missing or empty ({record_id!r})")
-    for field in _REQUIRED_AMOUNTS.get(kind, ()):
-        if record.get(field) is None:
-            raise ValueError(f"{field}: required amount is missing")
-    _check_amounts(record, "")
-    for key, value in record.items():
-        if value is not None and key.endswith(("At", "Date")):
-            _parse_temporal(value, key)
-    if kind == "settlement":
-        flatten_periods(record)
-    elif kind == "balance_transaction":
-        context_ids(record.get("context"))
-
-
-def _check_amounts(value: object, where: str) -> None:
-    """Parse every amount-shaped object (`value` + `currency`) in a JSON tree."""
-    if isinstance(value, Mapping):
-        if "value" in value and "currency" in value:
-            parse_amount(value, where or "amount")
-            return
-        for key, child in value.items():
-            if key not in _SKIP_KEYS:
-                _check_amounts(child, f"{where}.{key}" if where else key)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            _check_amounts(child, f"{where}.{index}")

@@ -7,12 +7,17 @@ so they share one pipeline name, dataset (`mollie`) and working folder beside th
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import dlt
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
 
+from extract.client import MollieClient
+from extract.errors import MollieError
 from extract.settings import ClientSettings
 from extract.source import ALL_RESOURCES, Progress, mollie_source
 
@@ -46,10 +51,72 @@ def make_pipeline(db_path: str | os.PathLike[str] | None = None) -> dlt.Pipeline
 
 @dataclass
 class ExtractResult:
+    """What one extract run did.
+
+    Attributes:
+        load_info: dlt's account of the load (packages, jobs).
+        rows: rows written per selected table this run (0 for a table with nothing new).
+        pages: pages read per table.
+        quarantined: records sent to `mollie.quarantine` per table this run.
+    """
+
     load_info: LoadInfo
-    rows: dict[str, int] = field(default_factory=dict)  # rows extracted per table this run
+    rows: dict[str, int] = field(default_factory=dict)
     pages: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+
+def check_resources(names: list[str] | None) -> list[str]:
+    """The tables to extract: `names`, validated, or all of DESIGN §3 when None or empty.
+
+    Raises:
+        ValueError: an unknown name, listing the valid ones.
+    """
+    if not names:
+        return list(ALL_RESOURCES)
+    unknown = sorted(set(names) - set(ALL_RESOURCES))
+    if unknown:
+        raise ValueError(
+            f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(ALL_RESOURCES)}"
+        )
+    return list(dict.fromkeys(names))
+
+
+def row_counts(pipeline: dlt.Pipeline, tables: Iterable[str]) -> dict[str, int]:
+    """Rows now in each table of the dataset (0 for a table no load has created yet)."""
+    counts: dict[str, int] = {}
+    with pipeline.sql_client() as client:
+        for table in tables:
+            name = client.make_qualified_table_name(table)
+            try:
+                with client.execute_query(f"SELECT count(*) FROM {name}") as cursor:
+                    counts[table] = cursor.fetchone()[0]
+            except DatabaseUndefinedRelation:
+                counts[table] = 0
+    return counts
+
+
+def mollie_error(exc: BaseException) -> MollieError | None:
+    """The typed Mollie error behind a failure, if there is one.
+
+    dlt wraps an exception raised inside a resource (in `ResourceExtractionError`, then
+    `PipelineStepFailed`); the CLI and the assets want the `MollieError` with its message.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, MollieError):
+            return current
+        todo.extend((getattr(current, "exception", None), current.__cause__, current.__context__))
+    return None
 
 
 def run_extract(
@@ -59,34 +126,45 @@ def run_extract(
     full_refresh: bool = False,
     settings: ClientSettings | None = None,
     lookback_days: int | None = None,
+    client_factory: Callable[[ClientSettings], MollieClient] | None = None,
 ) -> ExtractResult:
     """Extract Mollie into the warehouse once.
 
     Args:
         db_path: the DuckDB file (default: `warehouse_path()`).
         resources: only these tables (names of DESIGN §3); all when None.
-        full_refresh: forget incremental state and reload everything.
+        full_refresh: forget the incremental state and reload. Everything: the dataset is
+            dropped and reloaded. With `resources`: those tables are read again from the start
+            and merged; other tables, and the quarantine all tables share, are left alone.
         settings: how to reach Mollie (default: from the environment).
         lookback_days: override the look-back window for mutable objects.
+        client_factory: builds the HTTP client (tests wrap the transport).
 
     Raises:
         ValueError: an unknown resource name.
-        MollieError (inside dlt's PipelineStepFailed): the API refused or kept failing.
+        PipelineStepFailed: the load failed; `mollie_error(exc)` gives the typed Mollie error
+            (auth, permission, rate limit, …) when that was the cause.
     """
+    selected = check_resources(resources)
     progress = Progress()
-    kwargs = {"settings": settings, "progress": progress}
+    kwargs: dict[str, Any] = {"settings": settings, "progress": progress}
     if lookback_days is not None:
         kwargs["lookback_days"] = lookback_days
-    source = mollie_source(**kwargs)
+    if client_factory is not None:
+        kwargs["client_factory"] = client_factory
+    # dlt's own refresh of a few resources would drop `quarantine` with whichever resource
+    # created it, losing other tables' quarantined records; so a partial refresh re-reads.
+    source = mollie_source(**kwargs, reread=full_refresh and bool(resources))
     if resources:
-        unknown = sorted(set(resources) - set(ALL_RESOURCES))
-        if unknown:
-            raise ValueError(
-                f"unknown resource(s) {', '.join(unknown)}; choose from {', '.join(ALL_RESOURCES)}"
-            )
-        source = source.with_resources(*resources)
+        source = source.with_resources(*selected)
     pipeline = make_pipeline(db_path)
-    info = pipeline.run(source, refresh="drop_sources" if full_refresh else None)
+    refresh = "drop_sources" if full_refresh and not resources else None
+    info = pipeline.run(source, refresh=refresh)
+    normalized = pipeline.last_trace.last_normalize_info if pipeline.last_trace else None
+    written = normalized.row_counts if normalized else {}
     return ExtractResult(
-        info, dict(progress.rows), dict(progress.pages), dict(progress.quarantined)
+        info,
+        rows={table: written.get(table, 0) for table in selected},
+        pages=dict(progress.pages),
+        quarantined=dict(progress.quarantined),
     )

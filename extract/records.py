@@ -11,10 +11,12 @@ field; the source routes it to the `quarantine` table with that reason and the r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from extract.parse import (
@@ -103,6 +105,7 @@ class Table:
 
     name: str
     fields: tuple[Field, ...]
+    grain: str  # what one row is; shown as the Dagster asset description
     primary_key: tuple[str, ...] = ("id",)
     explode: Callable[[Mapping[str, Any]], Iterable[Row]] | None = None  # one record → n rows
     extra_columns: tuple[tuple[str, str], ...] = ()  # (column, kind) set by `explode` or caller
@@ -122,16 +125,21 @@ class Table:
         return cols
 
     def rows(self, record: Mapping[str, Any], **context: Any) -> list[Row]:
-        """Map one Mollie record (plus context such as `settlement_id`) to its row(s)."""
+        """Map one Mollie record (plus context such as `settlement_id`) to its row(s).
+
+        Context wins over a same-named field: in `settlement_payments` the key is the settlement
+        whose list returned the record, whatever (or whether) the record says `settlementId`.
+        """
         if not isinstance(record, Mapping):
             raise ValueError(f"{self.name}: expected an object, got {type(record).__name__}")
         if self.prepare is not None:
             record = self.prepare(record)
         if self.explode is not None:
-            return [{**context, **row} for row in self.explode(record)]
+            return [{**row, **context} for row in self.explode(record)]
         row: Row = dict(context)
         for f in self.fields:
             _convert(f, _get(record, f.path) if f.path else row.get(f.column), row)
+        row.update(context)
         return [row]
 
 
@@ -141,7 +149,11 @@ def F(column: str, path: str, kind: str = "text", required: bool = False) -> Fie
 
 ID = F("id", "id", "id", required=True)
 MODE = F("mode", "mode")
+# Required where the incremental walk orders by it (payments, refunds, chargebacks, customers).
 CREATED = F("created_at", "createdAt", "ts", required=True)
+# Optional where it is not: Mollie's own PHP-SDK samples of a balance transaction and a settlement
+# have no createdAt, and a ledger row is worth loading without it (staging dedups on id).
+CREATED_IF_ANY = F("created_at", "createdAt", "ts")
 METADATA = F("metadata", "metadata", "json")
 
 PAYMENT_FIELDS = (
@@ -222,7 +234,7 @@ def _balance_transaction_rows(record: Mapping[str, Any]) -> list[Row]:
 _BALANCE_TRANSACTION_FIELDS = (
     ID,
     F("type", "type", required=True),
-    CREATED,
+    CREATED_IF_ANY,
     F("result_amount", "resultAmount", "money2", required=True),
     F("initial_amount", "initialAmount", "money2", required=True),
     F("deductions", "deductions", "money2"),
@@ -297,6 +309,7 @@ TABLES: dict[str, Table] = {
                 F("vat_number", "vatNumber"),
                 F("vat_regulation", "vatRegulation"),
             ),
+            grain="One row per organization (org_ id): the one the access token belongs to.",
         ),
         Table(
             "profiles",
@@ -311,6 +324,7 @@ TABLES: dict[str, Table] = {
                 F("status", "status"),
                 CREATED,
             ),
+            grain="One row per website profile (pfl_ id).",
         ),
         Table(
             "balances",
@@ -330,10 +344,18 @@ TABLES: dict[str, Table] = {
                 F("available_amount", "availableAmount", "money2", required=True),
                 F("pending_amount", "pendingAmount", "money2"),
             ),
+            grain=(
+                "One row per Mollie balance (bal_ id), one per currency; amounts as of the last "
+                "load."
+            ),
         ),
         Table(
             "balance_transactions",
             _BALANCE_TRANSACTION_FIELDS,
+            grain=(
+                "One row per balance transaction (baltr_ id): the immutable ledger, with the ids "
+                "from its `context` as columns."
+            ),
             explode=_balance_transaction_rows,
             extra_columns=(
                 ("balance_id", "id"),
@@ -349,6 +371,11 @@ TABLES: dict[str, Table] = {
         Table(
             "balance_reports",
             (),
+            grain=(
+                "One row per node of a daily status-balances report: (report_id = "
+                "balance:from:until:grouping, path), with depth, discriminators, count and "
+                "amount."
+            ),
             primary_key=("report_id", "path"),
             explode=_report_rows,
             extra_columns=(
@@ -378,17 +405,22 @@ TABLES: dict[str, Table] = {
             (
                 ID,
                 F("reference", "reference"),
-                CREATED,
+                CREATED_IF_ANY,
                 F("settled_at", "settledAt", "ts"),
                 F("status", "status"),
                 F("amount", "amount", "money2", required=True),
                 F("balance_id", "balanceId"),
                 F("invoice_id", "invoiceId"),
             ),
+            grain="One row per settlement (stl_ id), latest status.",
         ),
         Table(
             "settlement_periods",
             (),
+            grain=(
+                "One row per line of a settlement's periods: (settlement_id, year, month, kind "
+                "revenue|cost, line_no), 4-decimal amounts."
+            ),
             primary_key=("settlement_id", "year", "month", "kind", "line_no"),
             explode=_period_rows,
             extra_columns=(
@@ -413,24 +445,28 @@ TABLES: dict[str, Table] = {
         Table(
             "settlement_payments",
             PAYMENT_FIELDS,
+            grain="One row per payment a settlement paid out: (settlement_id, id).",
             primary_key=("settlement_id", "id"),
             extra_columns=(("settlement_id", "id"),),
         ),
         Table(
             "settlement_refunds",
             REFUND_FIELDS,
+            grain="One row per refund a settlement deducted: (settlement_id, id).",
             primary_key=("settlement_id", "id"),
             extra_columns=(("settlement_id", "id"),),
         ),
         Table(
             "settlement_chargebacks",
             CHARGEBACK_FIELDS,
+            grain="One row per chargeback a settlement deducted: (settlement_id, id).",
             primary_key=("settlement_id", "id"),
             extra_columns=(("settlement_id", "id"),),
         ),
         Table(
             "settlement_captures",
             CAPTURE_FIELDS,
+            grain="One row per capture a settlement paid out: (settlement_id, id).",
             primary_key=("settlement_id", "id"),
             extra_columns=(("settlement_id", "id"),),
         ),
@@ -448,10 +484,12 @@ TABLES: dict[str, Table] = {
                 F("vat_amount", "vatAmount", "money2", required=True),
                 F("gross_amount", "grossAmount", "money2", required=True),
             ),
+            grain="One row per Mollie fee invoice (inv_ id), latest status.",
         ),
         Table(
             "invoice_lines",
             (),
+            grain="One row per fee-invoice line: (invoice_id, line_number).",
             primary_key=("invoice_id", "line_number"),
             explode=_invoice_line_rows,
             extra_columns=(
@@ -465,9 +503,9 @@ TABLES: dict[str, Table] = {
                 ("amount_currency", "currency"),
             ),
         ),
-        Table("payments", PAYMENT_FIELDS),
-        Table("refunds", REFUND_FIELDS),
-        Table("chargebacks", CHARGEBACK_FIELDS),
+        Table("payments", PAYMENT_FIELDS, grain="One row per payment (tr_ id), latest status."),
+        Table("refunds", REFUND_FIELDS, grain="One row per refund (re_ id), latest status."),
+        Table("chargebacks", CHARGEBACK_FIELDS, grain="One row per chargeback (chb_ id)."),
         Table(
             "customers",
             (
@@ -479,6 +517,7 @@ TABLES: dict[str, Table] = {
                 F("locale", "locale"),
                 METADATA,
             ),
+            grain="One row per customer (cst_ id).",
         ),
         Table(
             "subscriptions",
@@ -501,18 +540,26 @@ TABLES: dict[str, Table] = {
                 F("method", "method"),
                 METADATA,
             ),
+            grain="One row per subscription (sub_ id), latest status.",
             prepare=_subscription_with_customer,
         ),
     )
 }
 
-QUARANTINE_COLUMNS = {
+# The quarantine table: records that could not be mapped, kept whole so nothing is silently
+# dropped (DESIGN §1.3). Merged on `record_key` (a hash of table, context and raw JSON), so a
+# re-run that meets the same bad record again does not add a second row.
+QUARANTINE_TABLE = "quarantine"
+QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
+    "record_key": {"data_type": "text", "nullable": False, "primary_key": True},
     "table_name": {"data_type": "text", "nullable": False},
     "object_id": {"data_type": "text"},
+    "context": {"data_type": "json"},
     "reason": {"data_type": "text", "nullable": False},
     "raw": {"data_type": "text"},
     "quarantined_at": {"data_type": "timestamp", "timezone": True},
 }
+RAW_LIMIT = 100_000  # characters of raw JSON kept per quarantined record
 
 
 def object_id(record: object) -> str | None:
@@ -521,3 +568,26 @@ def object_id(record: object) -> str | None:
         value = record.get("id")
         return value if isinstance(value, str) else None
     return None
+
+
+def quarantine_row(table: str, record: object, reason: str, **context: Any) -> Row:
+    """The quarantine row for a record of `table` that `Table.rows` refused with `reason`."""
+    # default=str: the client decodes JSON fractions as Decimal; keep their exact digits.
+    raw = json.dumps(record, default=str, ensure_ascii=False, sort_keys=True)
+    context_json = json.dumps(context, default=str, sort_keys=True) if context else None
+    key = hashlib.sha256(f"{table}\n{context_json}\n{raw}".encode()).hexdigest()
+    return {
+        "record_key": key,
+        "table_name": table,
+        "object_id": object_id(record),
+        "context": context_json,
+        "reason": reason,
+        "raw": raw[:RAW_LIMIT],
+        "quarantined_at": datetime.now(UTC),
+    }
+
+
+def money_columns(table: Table) -> list[str]:
+    """The table's DECIMAL columns (amounts), from its declaration."""
+    return [name for name, hint in table.columns().items() if hint["data_type"] == "decimal"]
+

@@ -21,6 +21,7 @@ ENV_BASE_URL = "MOLLIE_API_BASE_URL"
 ENV_ACCESS_TOKEN = "MOLLIE_ACCESS_TOKEN"
 DLT_SECRET_ACCESS_TOKEN = "SOURCES__MOLLIE__ACCESS_TOKEN"
 ENV_TESTMODE = "MOLLIE_TESTMODE"
+ENV_RATE_PER_SECOND = "MOLLIE_RATE_PER_SECOND"  # token-bucket rate; 0 turns the limiter off
 
 # Token prefixes (mollie-api.md §3). Profile API keys are fixed to one website profile and mode;
 # organization access tokens and OAuth tokens share the `access_` prefix.
@@ -102,6 +103,17 @@ def _env_bool(value: str | None, name: str) -> bool:
     raise ValueError(f"{name} must be true or false, got {value!r}")
 
 
+def _env_rate(value: str, name: str) -> float:
+    """A request rate from the environment: a non-negative number (a rate, not money)."""
+    try:
+        rate = float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of requests per second, got {value!r}") from None
+    if not rate >= 0:  # also refuses NaN
+        raise ValueError(f"{name} must be >= 0 (0 turns rate limiting off), got {value!r}")
+    return rate
+
+
 @dataclass(frozen=True)
 class ClientSettings:
     """How to reach Mollie and how hard to try.
@@ -149,7 +161,8 @@ class ClientSettings:
 
         The token comes from MOLLIE_ACCESS_TOKEN, else the dlt secret
         SOURCES__MOLLIE__ACCESS_TOKEN; the base URL from MOLLIE_API_BASE_URL; testmode from
-        MOLLIE_TESTMODE. Keyword overrides win over the environment.
+        MOLLIE_TESTMODE; the rate limit from MOLLIE_RATE_PER_SECOND. Keyword overrides win over
+        the environment.
 
         Args:
             env: the mapping to read; defaults to `os.environ` (tests pass a dict).
@@ -164,5 +177,8 @@ class ClientSettings:
             "token": (env.get(ENV_ACCESS_TOKEN) or env.get(DLT_SECRET_ACCESS_TOKEN) or "").strip(),
             "testmode": _env_bool(env.get(ENV_TESTMODE), ENV_TESTMODE),
         }
+        rate = (env.get(ENV_RATE_PER_SECOND) or "").strip()
+        if rate:
+            values["rate_per_second"] = _env_rate(rate, ENV_RATE_PER_SECOND)
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

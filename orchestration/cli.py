@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import signal
 import sys
 import threading
 
 import click
 
-DEFAULT_NOW = "2026-11-01T00:00:00Z"
+from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+
+DEFAULT_NOW = SANDBOX_NOW
 
 
 def _sandbox_options(f):
     """The options that describe a sandbox world (shared by `sandbox` and `demo`)."""
     options = [
-        click.option("--seed", default=7, show_default=True, help="Random seed of the world."),
+        click.option(
+            "--seed", default=SANDBOX_SEED, show_default=True, help="Random seed of the world."
+        ),
         click.option(
             "--payments",
-            default=5000,
+            default=SANDBOX_PAYMENTS,
             show_default=True,
             help="About how many payments over --days.",
         ),
-        click.option("--days", default=120, show_default=True, help="Days of history."),
+        click.option("--days", default=SANDBOX_DAYS, show_default=True, help="Days of history."),
         click.option(
             "--now",
             default=DEFAULT_NOW,
@@ -161,41 +167,139 @@ def sandbox(
 
 
 @main.command()
+@click.option(
+    "--db",
+    default=None,
+    help="DuckDB file (default: MOLLIE_LEDGER_DB or data/mollie_ledger.duckdb).",
+)
+def run(db: str | None) -> None:
+    """Run every stage once: extract, bank statements, transforms, quality gates, exports.
+
+    A real Dagster run, in this process (recorded in DAGSTER_HOME when set). Without
+    MOLLIE_ACCESS_TOKEN it runs against the built-in sandbox. Prints rows per mart, findings by
+    check and settlements matched; exits 1 when any step failed (downstream steps are skipped).
+    """
+    _log_to_stderr()
+    _run_and_report(db)
+
+
+def _run_and_report(db: str | None) -> None:
+    from orchestration.runner import format_summary, run_pipeline
+
+    summary = run_pipeline(db)
+    click.echo(format_summary(summary))
+    if not summary.success:
+        raise SystemExit(1)
+
+
+@main.command()
 @_sandbox_options
-def demo(seed, payments, days, now, start) -> None:
-    """Run the whole pipeline once against an in-process Mollie sandbox and show the results."""
-    from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
+@click.option(
+    "--folder",
+    default="data/demo",
+    show_default=True,
+    help="Where the demo keeps its warehouse, bank statements and exports.",
+)
+def demo(seed, payments, days, now, start, folder) -> None:
+    """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
 
-    config = _config(seed, payments, days, now, start)
-    with SandboxServer(config) as server:
-        import httpx
+    Uses its own folder, never your real warehouse, and ignores any MOLLIE_ACCESS_TOKEN.
+    """
+    _config(seed, payments, days, now, start)  # validate the options before anything starts
+    for name in ("MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        {
+            "MOLLIE_LEDGER_SANDBOX_SEED": str(seed),
+            "MOLLIE_LEDGER_SANDBOX_PAYMENTS": str(payments),
+            "MOLLIE_LEDGER_SANDBOX_DAYS": str(days),
+            "MOLLIE_LEDGER_SANDBOX_NOW": now,
+            "MOLLIE_LEDGER_BANK_DIR": os.path.join(folder, "bank"),
+            "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
+        }
+    )
+    if start:
+        click.echo(
+            "note: the demo's sandbox starts --days before --now; --start is ignored", err=True
+        )
+    _log_to_stderr()
+    click.echo(
+        f"Demo: a synthetic association (seed {seed}, ~{payments} payments over {days} "
+        f"days up to {now}) served by the built-in Mollie sandbox; warehouse in {folder}/"
+    )
+    _run_and_report(os.path.join(folder, "mollie_ledger.duckdb"))
+    click.echo(
+        f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
+        "staging, marts); `mollie-ledger ui` shows every asset."
+    )
 
-        click.echo(f"Mollie sandbox running at {server.base_url}")
-        headers = {"Authorization": f"Bearer {DEFAULT_ACCESS_TOKEN}"}
-        with httpx.Client(base_url=server.base_url, headers=headers) as http:
-            org = http.get("/organizations/me").json()
-            click.echo(f"Organization: {org['name']} ({org['id']})")
-            for b in http.get("/balances").json()["_embedded"]["balances"]:
-                click.echo(
-                    f"  balance {b['id']} {b['currency']}: available "
-                    f"{b['availableAmount']['value']}, pending {b['pendingAmount']['value']}"
-                    f", payouts {b['transferFrequency']}"
-                )
-        world = server.world
-        rows = [
-            ("payments", len(world.payments)),
-            ("refunds", len(world.refunds)),
-            ("chargebacks", len(world.chargebacks)),
-            ("captures", len(world.captures)),
-            ("customers", len(world.customers)),
-            ("subscriptions", len(world.subscriptions)),
-            ("balance transactions", len(world.transactions)),
-            ("settlements", len(world.settlements)),
-            ("invoices", len(world.invoices)),
-        ]
-        click.echo("The sandbox serves:")
-        for name, n in rows:
-            click.echo(f"  {name:<22}{n:>8}")
+
+def _log_to_stderr() -> None:
+    """Show our progress and warnings (sandbox in use, retries, quarantine) on stderr."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
+    logging.getLogger("mollie_ledger").setLevel(logging.INFO)
+
+
+@main.command()
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Forget the incremental state and reload everything (with --resources: only those).",
+)
+@click.option(
+    "--resources",
+    default=None,
+    metavar="A,B",
+    help="Only these tables, comma-separated (e.g. payments,balance_transactions). Default: all.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
+)
+def extract(full_refresh: bool, resources: str | None, db: str | None) -> None:
+    """Extract Mollie finance data into the DuckDB dataset `mollie` (incremental).
+
+    Reads MOLLIE_ACCESS_TOKEN (an organization access token) and MOLLIE_API_BASE_URL; with no
+    token it extracts from the built-in sandbox. Prints the rows loaded per table and how many
+    records went to mollie.quarantine. Safe to re-run at any time, also after a crash.
+    """
+    from extract.errors import redact
+    from extract.pipeline import check_resources, mollie_error, run_extract, warehouse_path
+    from extract.settings import DLT_SECRET_ACCESS_TOKEN, ENV_ACCESS_TOKEN
+    from orchestration.endpoint import mollie_settings
+
+    names = [n.strip() for n in resources.split(",") if n.strip()] if resources else None
+    try:
+        check_resources(names)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--resources") from None
+    _log_to_stderr()
+    path = warehouse_path(db)
+    try:
+        with mollie_settings() as settings:
+            result = run_extract(
+                path, resources=names, full_refresh=full_refresh, settings=settings
+            )
+    except Exception as exc:
+        typed = mollie_error(exc)  # dlt wraps it; its message says what to do
+        message = str(typed) if typed else f"{type(exc).__name__}: {exc}"
+        # Typed errors are redacted already; anything else is scrubbed here, just in case.
+        for name in (ENV_ACCESS_TOKEN, DLT_SECRET_ACCESS_TOKEN):
+            message = redact(message, (os.environ.get(name) or "").strip())
+        raise click.ClickException(f"extract failed: {message}") from None
+
+    click.echo(f"Extracted into {path} (dataset mollie):")
+    click.echo(f"  {'table':<26}{'rows':>10}")
+    for table, n in result.rows.items():
+        click.echo(f"  {table:<26}{n:>10}")
+    quarantined = result.quarantined_total
+    if quarantined:
+        detail = ", ".join(f"{t} {n}" for t, n in sorted(result.quarantined.items()))
+        click.echo(f"Quarantined {quarantined} record(s) into mollie.quarantine: {detail}")
+    else:
+        click.echo("Quarantined 0 records.")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -19,7 +19,6 @@ from extract.parse import (
     parse_date,
     parse_optional_amount,
     parse_timestamp,
-    quarantine_reason,
 )
 
 PERIOD_MONEY = ("amount_net", "amount_vat", "amount_gross", "rate_fixed")
@@ -404,44 +403,3 @@ def _transaction(**changes: Any) -> dict[str, Any]:
     return record
 
 
-@pytest.mark.parametrize("declared", ["balance_transaction", "balance-transaction"])
-def test_both_transaction_resource_spellings_load(declared: str) -> None:
-    assert quarantine_reason(_transaction(resource=declared), "balance_transactions") is None
-
-
-@pytest.mark.parametrize(
-    ("record", "reason"),
-    [
-        (_transaction(id=None), "id: missing"),
-        (_transaction(id=""), "id: missing"),
-        (_transaction(resultAmount={"currency": "EUR", "value": "1,00"}), "resultAmount.value"),
-        (_transaction(resultAmount={"currency": "EUR", "value": -10.25}), "resultAmount.value"),
-        (_transaction(initialAmount=None), "initialAmount: required amount is missing"),
-        (_transaction(createdAt="2021-13-10T12:06:28+00:00"), "createdAt"),
-        (_transaction(resource="payment"), "resource: 'payment' is not a balance_transaction"),
-        (_transaction(context={"refund": {"paymentId": 7}}), "context.refund.paymentId"),
-        (["not", "an", "object"], "balance_transaction: expected an object"),
-    ],
-)
-def test_quarantine_reasons(record: object, reason: str) -> None:
-    found = quarantine_reason(record, "balance_transactions")
-    assert found is not None and found.startswith(reason)
-
-
-def test_quarantine_ignores_metadata_and_links() -> None:
-    payment = load_sample("payment_single.json")
-    payment["metadata"] = {"value": "not money", "currency": "?"}
-    assert quarantine_reason(payment, "payment") is None
-    payment["amountRefunded"] = {"currency": "EUR", "value": "abc"}
-    assert quarantine_reason(payment, "payment") == (
-        "amountRefunded.value: expected a decimal string like '10.00', got 'abc'"
-    )
-
-
-def test_quarantine_checks_settlement_periods_and_reports() -> None:
-    settlement = load_sample("settlement_single.json")
-    settlement["periods"]["2018"]["0"] = settlement["periods"]["2018"].pop("4")
-    assert (quarantine_reason(settlement, "settlements") or "").startswith("periods.2018.0")
-    assert (
-        quarantine_reason(load_sample("balance_report_single.json"), "balance_reports") or ""
-    ).startswith("totals.some_data")

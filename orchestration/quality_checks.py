@@ -1,0 +1,129 @@
+"""Quality gates as Dagster asset checks: one blocking check per expectation suite.
+
+Each suite in quality/expectations/ becomes `@asset_check(blocking=True)` on its table's asset.
+Dagster blocks downstream assets of the same run only for a failed check with ERROR severity,
+so the severity carries the suite's meaning: an error-level expectation that fails (a duplicate
+key, an unknown currency, a lost amount, a card number) fails the check with ERROR and stops
+everything downstream, above all the exports; a warning-level one alone (an enum value Mollie
+added, say) fails it with WARN, visible in the UI and metadata but not blocking.
+
+Great Expectations is not imported here: `quality.runner` imports it on the first check that
+runs (once per process), so loading the definitions stays fast.
+"""
+
+# No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
+# time and does not resolve string annotations.
+
+import dagster as dg
+
+from orchestration.warehouse import Warehouse
+from quality.runner import Failure, SuiteResult, check_table
+from quality.suites import Suite, read_all
+
+CHECK_NAME = "quality_gate"
+SAMPLE_CELL_CHARS = 80
+
+
+def _check_result(result: SuiteResult) -> dg.AssetCheckResult:
+    counts = result.counts
+    metadata = {
+        "evaluated": result.evaluated,
+        "errors": counts["error"],
+        "warnings": counts["warning"],
+        "failed_expectations": dg.MetadataValue.json([f.as_dict() for f in result.failures]),
+    }
+    if result.failures:
+        metadata["sample_rows"] = dg.MetadataValue.md(_samples_markdown(result.failures))
+    if result.page is not None:
+        metadata["data_docs"] = dg.MetadataValue.path(str(result.page))
+    summary = "; ".join(f.summary() for f in result.failures[:5]) or "every expectation held"
+    return dg.AssetCheckResult(
+        passed=result.success,
+        severity=(
+            dg.AssetCheckSeverity.WARN
+            if result.severity == "warning"
+            else dg.AssetCheckSeverity.ERROR
+        ),
+        metadata=metadata,
+        description=summary[:1000],
+    )
+
+
+def _samples_markdown(failures: list[Failure]) -> str:
+    """Each failed expectation with its reason and a few offending rows (already PII-safe)."""
+    parts = []
+    for f in failures:
+        parts.append(f"**{f.summary()}**\n\n{f.why}\n")
+        if f.sample:
+            columns = list(f.sample[0])
+            parts.append("| " + " | ".join(columns) + " |")
+            parts.append("|" + "---|" * len(columns))
+            for row in f.sample:
+                parts.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+            parts.append("")
+    return "\n".join(parts)
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    text = text.replace("|", "\\|").replace("\n", " ")
+    return text if len(text) <= SAMPLE_CELL_CHARS else text[: SAMPLE_CELL_CHARS - 1] + "…"
+
+
+def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey([suite.schema, suite.table]),
+        name=CHECK_NAME,
+        blocking=True,
+        description=(
+            f"{len(suite.expectations)} expectations from quality/expectations/"
+            f"{suite.path.name} (keys, foreign keys, domains, integrity with the layer below, "
+            "privacy). Error-level failures block everything downstream in the run; "
+            "warning-level ones (e.g. unknown enum values) are reported without blocking."
+        ),
+        metadata={"suite": f"quality/expectations/{suite.path.name}"},
+        pool="duckdb",  # DuckDB has one writer: checks queue with the assets
+    )
+    def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.connect(prepared=False) as con:
+            result = check_table(con, suite, run_name=context.run.run_id)
+        return _check_result(result)
+
+    return _check
+
+
+@dg.asset_check(
+    asset=dg.AssetKey(["marts", "reconciliation_exceptions"]),
+    name="no_reconciliation_findings",
+    blocking=False,
+    description=(
+        "Warns when reconciliation found anything (DESIGN §4), with counts per check. "
+        "Not blocking: a mismatched settlement already waits in review instead of being posted."
+    ),
+    pool="duckdb",
+)
+def reconciliation_findings(warehouse: Warehouse) -> dg.AssetCheckResult:
+    with warehouse.connect(prepared=False) as con:
+        rows = con.execute(
+            "select check_name, severity, count(*) from marts.reconciliation_exceptions "
+            "group by all order by all"
+        ).fetchall()
+    by_check: dict[str, dict[str, int]] = {}
+    for check_name, severity, n in rows:
+        by_check.setdefault(check_name, {})[severity] = n
+    total = sum(n for *_, n in rows)
+    table = ["| check | severity | findings |", "|---|---|---|"]
+    table += [f"| {c} | {s} | {n} |" for c, s, n in rows]
+    return dg.AssetCheckResult(
+        passed=total == 0,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "findings": total,
+            "by_check": dg.MetadataValue.json(by_check),
+            "summary": dg.MetadataValue.md("\n".join(table)),
+        },
+        description=f"{total} reconciliation finding(s)" if total else "no findings",
+    )
+
+
+quality_checks = [*(_suite_check(s) for s in read_all()), reconciliation_findings]

@@ -1,0 +1,46 @@
+"""The DuckDB warehouse as a Dagster resource: one file, prepared connections.
+
+Every asset that reads or writes the warehouse gets its connection here, so they all agree on
+the file (`MOLLIE_LEDGER_DB`), the ledger configuration and the PII key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import dagster as dg
+import duckdb
+
+from extract.pipeline import warehouse_path
+from orchestration.endpoint import has_token
+from transforms.build import prepare
+from transforms.config import LedgerConfig
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The DuckDB file plus the ledger configuration (accounts, tolerances, PII key)."""
+
+    database: str = ""  # empty: MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb
+    config_path: str = ""  # empty: MOLLIE_LEDGER_CONFIG, else config/ledger.toml
+
+    @property
+    def path(self) -> str:
+        return str(warehouse_path(self.database or None))
+
+    def ledger_config(self) -> LedgerConfig:
+        return LedgerConfig.load(self.config_path or None)
+
+    @contextmanager
+    def connect(self, *, prepared: bool = True) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-write connection; `prepared` adds the UDFs and config tables models need."""
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        con = duckdb.connect(self.path)
+        try:
+            if prepared:
+                config = self.ledger_config()
+                prepare(con, config, config.require_pii_key(using_sandbox=not has_token()))
+            yield con
+        finally:
+            con.close()

@@ -1,0 +1,132 @@
+"""The extract layer as users run it: Dagster's `materialize` and the `mollie-ledger extract` CLI,
+both configured only through the environment, against a sandbox over HTTP.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import dagster as dg
+import pytest
+from click.testing import CliRunner
+from conftest import sandbox_config, warehouse
+
+from extract.records import TABLES
+from orchestration.cli import main
+from orchestration.endpoint import mollie_settings
+from orchestration.extract_assets import extract_assets, resources
+from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
+
+
+@pytest.fixture(scope="module")
+def server():
+    with SandboxServer(sandbox_config(seed=7, payments=400, days=30)) as s:
+        yield s
+
+
+@pytest.fixture
+def env(monkeypatch, server, tmp_path):
+    """The environment a deployment sets: where Mollie is, the token, the warehouse."""
+    db = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("MOLLIE_API_BASE_URL", server.base_url)
+    monkeypatch.setenv("MOLLIE_ACCESS_TOKEN", DEFAULT_ACCESS_TOKEN)
+    monkeypatch.setenv("MOLLIE_RATE_PER_SECOND", "0")
+    monkeypatch.setenv("MOLLIE_LEDGER_DB", str(db))
+    return db
+
+
+def test_assets_are_named_by_table_in_group_extract() -> None:
+    keys = {spec.key for spec in extract_assets.specs}
+    assert keys == {dg.AssetKey(["mollie", name]) for name in TABLES}
+    for spec in extract_assets.specs:
+        assert spec.group_name == "extract"
+        assert spec.kinds == {"dlt", "duckdb"}
+        assert list(spec.deps) == []
+        assert spec.description == TABLES[spec.key.path[1]].grain
+    assert extract_assets.op.pool == "duckdb"
+
+
+def _row_counts(result: dg.ExecuteInProcessResult) -> dict[str, int]:
+    return {
+        event.asset_key.path[1]: event.materialization.metadata["dagster/row_count"].value
+        for event in result.get_asset_materialization_events()
+    }
+
+
+def test_materialize_loads_and_records_row_counts(env, server) -> None:
+    result = dg.materialize([extract_assets], resources=resources)
+    assert result.success
+    counts = _row_counts(result)
+    assert set(counts) == set(TABLES)
+    for event in result.get_asset_materialization_events():
+        assert event.materialization.metadata["quarantined"].value == 0
+    world = server.world
+    assert counts["payments"] == len(world.payments)
+    assert counts["balance_transactions"] == len(world.transactions)
+    with warehouse(env) as con:
+        settlements = con.execute("SELECT count(*) FROM mollie.settlements").fetchone()[0]
+    assert counts["settlements"] == settlements == len(world.settlements)
+    # Again, with nothing new: still a success, and the counts are the tables' (not the run's).
+    again = dg.materialize([extract_assets], resources=resources)
+    assert again.success
+    assert _row_counts(again) == counts
+
+
+def test_materialize_a_subset(env, server) -> None:
+    result = dg.materialize(
+        [extract_assets], resources=resources, selection=[dg.AssetKey(["mollie", "invoices"])]
+    )
+    assert result.success
+    events = result.get_asset_materialization_events()
+    assert [e.asset_key.path for e in events] == [["mollie", "invoices"]]
+    assert events[0].materialization.metadata["dagster/row_count"].value == len(
+        server.world.invoices
+    )
+
+
+def test_cli_extract_prints_rows_per_table(env, server) -> None:
+    result = CliRunner().invoke(main, ["extract", "--resources", "balances,payments"])
+    assert result.exit_code == 0, result.output
+    lines = dict(line.split() for line in result.output.splitlines() if line.startswith("  "))
+    assert lines == {
+        "table": "rows",
+        "balances": str(len(server.world.balances)),
+        "payments": str(len(server.world.payments)),
+    }
+    assert "Quarantined 0 records." in result.output
+    assert env.exists()
+    # The token reaches neither the output nor any file of the warehouse or dlt's working folder.
+    assert DEFAULT_ACCESS_TOKEN not in result.output
+    files = [f for f in env.parent.rglob("*") if f.is_file()]
+    assert files and not [f for f in files if DEFAULT_ACCESS_TOKEN.encode() in f.read_bytes()]
+
+
+def test_cli_extract_with_a_bad_token_exits_with_the_message(env, monkeypatch) -> None:
+    token = "access_ThisTokenIsWrong000000000"
+    monkeypatch.setenv("MOLLIE_ACCESS_TOKEN", token)
+    result = CliRunner().invoke(main, ["extract", "--resources", "payments"])
+    assert result.exit_code == 1
+    assert "rejected the credential" in result.output
+    assert "Traceback" not in result.output and token not in result.output
+
+
+def test_cli_extract_refuses_unknown_resources(env) -> None:
+    result = CliRunner().invoke(main, ["extract", "--resources", "payments,nope"])
+    assert result.exit_code == 2
+    assert "unknown resource(s) nope" in result.output
+
+
+def test_without_a_token_the_builtin_sandbox_is_used(caplog) -> None:
+    env = {
+        "MOLLIE_LEDGER_SANDBOX_PAYMENTS": "50",
+        "MOLLIE_LEDGER_SANDBOX_DAYS": "5",
+        "MOLLIE_API_BASE_URL": "https://example.invalid/v2",
+    }
+    with caplog.at_level(logging.WARNING, logger="mollie_ledger"):
+        with mollie_settings(env) as settings:
+            assert settings.base_url.startswith("http://127.0.0.1:")
+            assert settings.token == DEFAULT_ACCESS_TOKEN
+            assert settings.rate_per_second == 0  # a local sandbox is not throttled
+    assert "no MOLLIE_ACCESS_TOKEN: using the built-in sandbox at http://127.0.0.1:" in caplog.text
+    with mollie_settings({"MOLLIE_ACCESS_TOKEN": "access_x"}) as real:
+        assert real.base_url == "https://api.mollie.com/v2" and real.rate_per_second == 10

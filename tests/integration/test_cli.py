@@ -1,0 +1,87 @@
+"""The CLI as a user runs it: a real subprocess, real HTTP."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+from click.testing import CliRunner
+
+from orchestration.cli import main
+
+
+@pytest.mark.parametrize("command", [[], ["sandbox"], ["demo"]])
+def test_every_command_has_help(command):
+    result = CliRunner().invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+
+
+def test_sandbox_command_serves_mollie_until_stopped(tmp_path):
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--payments",
+            "300",
+            "--days",
+            "30",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        url = None
+        deadline = time.time() + 60
+        while time.time() < deadline and url is None:
+            line = proc.stdout.readline()
+            if line.startswith("Mollie sandbox serving "):
+                url = line.split()[-1]
+        assert url, "the sandbox never said where it serves"
+        token_line = next(
+            line for line in iter(proc.stdout.readline, "") if "MOLLIE_ACCESS_TOKEN" in line
+        )
+        token = token_line.split("=", 1)[1].split()[0]
+        r = httpx.get(f"{url}/balances", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("application/hal+json")
+        assert r.json()["count"] == 2
+        assert httpx.get(f"{url}/balances").status_code == 401
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    assert proc.returncode == 0
+
+
+def test_bad_option_is_a_clear_error():
+    result = CliRunner().invoke(main, ["sandbox", "--now", "yesterday"])
+    assert result.exit_code != 0
+    assert "ISO 8601" in result.output
+
+
+@pytest.fixture
+def restore_environ():
+    """`demo` configures its run through os.environ; keep that out of the other tests."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def test_demo_runs_the_pipeline_and_reports(tmp_path, restore_environ):
+    result = CliRunner().invoke(
+        main, ["demo", "--payments", "300", "--days", "30", "--folder", str(tmp_path / "demo")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "Reconciliation findings: none" in result.output
+    assert "matched to a bank deposit" in result.output
+    assert (tmp_path / "demo" / "mollie_ledger.duckdb").exists()
