@@ -234,6 +234,32 @@ def demo(seed, payments, days, now, start, folder) -> None:
     )
 
 
+@main.command()
+@click.option("--dry-run", is_flag=True,
+              help="Write the exact Frappe payloads to <export dir>/frappe-dry-run/ instead of "
+                   "posting.")
+@click.option("--db", type=click.Path(dir_okay=False), default=None,
+              help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.")
+def export(dry_run: bool, db: str | None) -> None:
+    """Export CSV and post journal entries to Frappe from what is already in the warehouse.
+
+    Runs only if the latest quality gates passed (`mollie-ledger run` records them). CSV goes to
+    MOLLIE_LEDGER_EXPORT_DIR (default data/exports/) with manifest.json. With FRAPPE_URL,
+    FRAPPE_API_KEY and FRAPPE_API_SECRET set, each journal entry is posted once; reruns post only
+    what is missing, and refusals wait in export.review.
+    """
+    from orchestration.export_cli import EXPORT_ERRORS, format_report, run_export
+
+    _log_to_stderr()
+    try:
+        report = run_export(dry_run=dry_run, db_path=db)
+    except EXPORT_ERRORS as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_report(report))
+    if not report.ok:
+        sys.exit(1)
+
+
 def _log_to_stderr() -> None:
     """Show our progress and warnings (sandbox in use, retries, quarantine) on stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)

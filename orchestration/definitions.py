@@ -10,12 +10,13 @@ from __future__ import annotations
 import dagster as dg
 
 from orchestration.bank_assets import bank_statement_lines
+from orchestration.export_assets import export_assets
 from orchestration.extract_assets import extract_assets
 from orchestration.extract_assets import resources as extract_resources
 from orchestration.transform_assets import transform_assets
 from orchestration.warehouse import Warehouse
 
 defs = dg.Definitions(
-    assets=[extract_assets, bank_statement_lines, *transform_assets],
+    assets=[extract_assets, bank_statement_lines, *transform_assets, *export_assets],
     resources={**extract_resources, "warehouse": Warehouse()},
 )

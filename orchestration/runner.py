@@ -83,7 +83,8 @@ def summarise_warehouse(db: Path) -> RunSummary:
                 ).fetchall()
             )
             summary.bank_matched = con.execute(
-                "select count(*) from marts.settlement_reconciliation where bank_matched_by is not null"
+                "select count(*) from marts.settlement_reconciliation "
+                "where bank_matched_by is not null"
             ).fetchone()[0]
         summary.journal_entries = summary.tables.get("journal_entries", 0)
     finally:
