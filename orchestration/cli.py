@@ -260,6 +260,26 @@ def export(dry_run: bool, db: str | None) -> None:
         sys.exit(1)
 
 
+@main.command()
+@click.option("--port", default=8766, show_default=True, help="Port (0 = any free port).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--queue", "queue_path", type=click.Path(dir_okay=False), default=None,
+              help="The queue file. Default: $MOLLIE_LEDGER_WEBHOOK_QUEUE, else "
+                   "data/webhooks.sqlite.")
+def webhooks(port: int, host: str, queue_path: str | None) -> None:
+    """Receive Mollie webhooks into a local queue for the refresh sensor.
+
+    Signed next-gen events (X-Mollie-Signature) are verified against MOLLIE_WEBHOOK_SECRETS
+    (comma-separated: old and new during a rotation); classic id-only webhooks are kept as hints
+    to re-fetch that object. Turn on `mollie_webhook_sensor` in Dagster to refresh from them.
+    Runs until Ctrl-C or SIGTERM.
+    """
+    from extract.webhooks import serve_webhooks
+
+    _log_to_stderr()
+    serve_webhooks(port=port, host=host, queue_path=queue_path, echo=click.echo)
+
+
 def _log_to_stderr() -> None:
     """Show our progress and warnings (sandbox in use, retries, quarantine) on stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)

@@ -15,8 +15,10 @@ from orchestration.extract_assets import extract_assets
 from orchestration.extract_assets import resources as extract_resources
 from orchestration.transform_assets import transform_assets
 from orchestration.warehouse import Warehouse
+from orchestration.webhook_sensor import webhook_sensor
 
 defs = dg.Definitions(
     assets=[extract_assets, bank_statement_lines, *transform_assets, *export_assets],
     resources={**extract_resources, "warehouse": Warehouse()},
+    sensors=[webhook_sensor],
 )

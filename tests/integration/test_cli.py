@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from click.testing import CliRunner
 from orchestration.cli import main
 
 
-@pytest.mark.parametrize("command", [[], ["sandbox"], ["demo"]])
+@pytest.mark.parametrize(
+    "command", [[], ["sandbox"], ["demo"], ["run"], ["extract"], ["export"], ["webhooks"]]
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
     assert result.exit_code == 0, result.output
