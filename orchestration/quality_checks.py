@@ -7,24 +7,36 @@ key, an unknown currency, a lost amount, a card number) fails the check with ERR
 everything downstream, above all the exports; a warning-level one alone (an enum value Mollie
 added, say) fails it with WARN, visible in the UI and metadata but not blocking.
 
-Great Expectations is not imported here: `quality.runner` imports it on the first check that
-runs (once per process), so loading the definitions stays fast.
+Every evaluation is also appended to `quality.gate_results` (export.gates): a standalone
+`mollie-ledger export` runs outside Dagster and refuses unless the latest gates passed.
+
+Neither Great Expectations nor pandas is imported here: `quality.runner` is imported by the first
+check that runs and imports GX then (once per process), so loading the definitions stays fast.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
 # time and does not resolve string annotations.
 
-import dagster as dg
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
+import dagster as dg
+import duckdb
+
+from export.gates import GATE_TABLE, ensure_gate_table
+from orchestration.transform_assets import EXTERNAL_SCHEMAS
 from orchestration.warehouse import Warehouse
-from quality.runner import Failure, SuiteResult, check_table
+from quality.frames import reads
 from quality.suites import Suite, read_all
+
+if TYPE_CHECKING:  # quality.runner pulls in pandas: imported where a check runs, not here
+    from quality.runner import Failure, SuiteResult
 
 CHECK_NAME = "quality_gate"
 SAMPLE_CELL_CHARS = 80
 
 
-def _check_result(result: SuiteResult) -> dg.AssetCheckResult:
+def _check_result(result: "SuiteResult") -> dg.AssetCheckResult:
     counts = result.counts
     metadata = {
         "evaluated": result.evaluated,
@@ -49,7 +61,31 @@ def _check_result(result: SuiteResult) -> dg.AssetCheckResult:
     )
 
 
-def _samples_markdown(failures: list[Failure]) -> str:
+def _record(
+    con: duckdb.DuckDBPyConnection,
+    context: dg.AssetCheckExecutionContext,
+    key: dg.AssetKey,
+    name: str,
+    result: dg.AssetCheckResult,
+    failed_expectations: int,
+) -> None:
+    """Append the evaluation to quality.gate_results for exports run outside Dagster."""
+    ensure_gate_table(con)
+    con.execute(
+        f"insert into {GATE_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
+        [
+            context.run.run_id,
+            datetime.now(UTC),
+            key.to_user_string(),
+            name,
+            result.passed,
+            result.severity.value,
+            failed_expectations,
+        ],
+    )
+
+
+def _samples_markdown(failures: "list[Failure]") -> str:
     """Each failed expectation with its reason and a few offending rows (already PII-safe)."""
     parts = []
     for f in failures:
@@ -58,8 +94,9 @@ def _samples_markdown(failures: list[Failure]) -> str:
             columns = list(f.sample[0])
             parts.append("| " + " | ".join(columns) + " |")
             parts.append("|" + "---|" * len(columns))
-            for row in f.sample:
-                parts.append("| " + " | ".join(_cell(row[c]) for c in columns) + " |")
+            parts.extend(
+                "| " + " | ".join(_cell(row[c]) for c in columns) + " |" for row in f.sample
+            )
             parts.append("")
     return "\n".join(parts)
 
@@ -71,10 +108,20 @@ def _cell(value: object) -> str:
 
 
 def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
+    # The other tables its foreign keys and integrity measures read (a sibling staging table,
+    # the raw table below): the check must wait for them in a run, or it reads last run's data.
+    others = sorted(
+        dg.AssetKey(list(key))
+        for key in reads(suite.table)
+        if key != suite.key and key[0] in EXTERNAL_SCHEMAS
+    )
+    asset_key = dg.AssetKey([suite.schema, suite.table])
+
     @dg.asset_check(
-        asset=dg.AssetKey([suite.schema, suite.table]),
+        asset=asset_key,
         name=CHECK_NAME,
         blocking=True,
+        additional_deps=others,
         description=(
             f"{len(suite.expectations)} expectations from quality/expectations/"
             f"{suite.path.name} (keys, foreign keys, domains, integrity with the layer below, "
@@ -85,16 +132,24 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
         pool="duckdb",  # DuckDB has one writer: checks queue with the assets
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        from quality.runner import check_table
+
         with warehouse.connect(prepared=False) as con:
             result = check_table(con, suite, run_name=context.run.run_id)
-        return _check_result(result)
+            outcome = _check_result(result)
+            _record(con, context, asset_key, CHECK_NAME, outcome, len(result.failures))
+        return outcome
 
     return _check
 
 
+EXCEPTIONS = dg.AssetKey(["marts", "reconciliation_exceptions"])
+FINDINGS_CHECK = "no_reconciliation_findings"
+
+
 @dg.asset_check(
-    asset=dg.AssetKey(["marts", "reconciliation_exceptions"]),
-    name="no_reconciliation_findings",
+    asset=EXCEPTIONS,
+    name=FINDINGS_CHECK,
     blocking=False,
     description=(
         "Warns when reconciliation found anything (DESIGN §4), with counts per check. "
@@ -102,28 +157,32 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
     ),
     pool="duckdb",
 )
-def reconciliation_findings(warehouse: Warehouse) -> dg.AssetCheckResult:
+def reconciliation_findings(
+    context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+) -> dg.AssetCheckResult:
     with warehouse.connect(prepared=False) as con:
         rows = con.execute(
             "select check_name, severity, count(*) from marts.reconciliation_exceptions "
             "group by all order by all"
         ).fetchall()
-    by_check: dict[str, dict[str, int]] = {}
-    for check_name, severity, n in rows:
-        by_check.setdefault(check_name, {})[severity] = n
-    total = sum(n for *_, n in rows)
-    table = ["| check | severity | findings |", "|---|---|---|"]
-    table += [f"| {c} | {s} | {n} |" for c, s, n in rows]
-    return dg.AssetCheckResult(
-        passed=total == 0,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "findings": total,
-            "by_check": dg.MetadataValue.json(by_check),
-            "summary": dg.MetadataValue.md("\n".join(table)),
-        },
-        description=f"{total} reconciliation finding(s)" if total else "no findings",
-    )
+        by_check: dict[str, dict[str, int]] = {}
+        for check_name, severity, n in rows:
+            by_check.setdefault(check_name, {})[severity] = n
+        total = sum(n for *_, n in rows)
+        table = ["| check | severity | findings |", "|---|---|---|"]
+        table += [f"| {c} | {s} | {n} |" for c, s, n in rows]
+        outcome = dg.AssetCheckResult(
+            passed=total == 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "findings": total,
+                "by_check": dg.MetadataValue.json(by_check),
+                "summary": dg.MetadataValue.md("\n".join(table)),
+            },
+            description=f"{total} reconciliation finding(s)" if total else "no findings",
+        )
+        _record(con, context, EXCEPTIONS, FINDINGS_CHECK, outcome, total)
+    return outcome
 
 
 quality_checks = [*(_suite_check(s) for s in read_all()), reconciliation_findings]

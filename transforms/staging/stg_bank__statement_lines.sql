@@ -1,7 +1,10 @@
 -- grain: one row per bank statement line (source file × line), from the bank-statement drop
 -- folder. IBANs are pseudonymised with the same key as Mollie's, so they still match.
 select
-    source_file,
+    -- Bank export file names often carry the account's IBAN: keep the name, not the IBAN.
+    regexp_replace(
+        source_file, '[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}', 'account-' || substr(pii_hash(account_iban), 4, 8), 'g'
+    ) as source_file,
     line_no,
     statement_id,
     entry_reference,
