@@ -6,6 +6,7 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 PYTEST_ARGS ?=
+UI_PORT ?= 3000
 
 .PHONY: help uv install demo test lint format sandbox ui clean
 
@@ -36,5 +37,8 @@ format: install ## apply ruff fixes and formatting
 sandbox: install ## serve the Mollie sandbox on 127.0.0.1:8765
 	$(UV) run mollie-ledger sandbox --port 8765
 
+ui: install ## start the Dagster UI and daemon on 127.0.0.1:3000 (UI_PORT=…; history in .dagster_home/)
+	$(UV) run mollie-ledger ui --port $(UI_PORT)
+
 clean: ## remove local data and caches (not the lock file)
-	rm -rf data/*.duckdb data/exports data/quality-docs .pytest_cache .ruff_cache
+	rm -rf data/*.duckdb data/exports data/quality-docs data/report .pytest_cache .ruff_cache

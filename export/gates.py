@@ -55,6 +55,20 @@ def ensure_gate_table(con: duckdb.DuckDBPyConnection) -> None:
 def latest_results(con: duckdb.DuckDBPyConnection) -> list[GateResult]:
     """The latest result of every (asset, check)."""
     ensure_gate_table(con)
+    return read_latest_results(con)
+
+
+def read_latest_results(con: duckdb.DuckDBPyConnection) -> list[GateResult]:
+    """The latest result of every (asset, check), creating nothing: [] before any gate ran.
+
+    Works on a read-only connection (the metrics read the warehouse that way).
+    """
+    exists = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_schema = 'quality' and table_name = 'gate_results'"
+    ).fetchone()[0]
+    if not exists:
+        return []
     rows = con.execute(f"""
         select run_id, checked_at, asset_key, check_name, passed, severity, failed_expectations
         from {GATE_TABLE}

@@ -11,8 +11,10 @@ and yields whole pages, so memory stays flat however long the history.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from decimal import Decimal
 from types import TracebackType
 from typing import Any
@@ -38,6 +40,8 @@ from extract.settings import (
 )
 
 Params = Mapping[str, str | int]
+# `iter_pages(prefetch=…)`: always, never, or when a page's items say the walk goes on.
+Prefetch = bool | Callable[[list[dict[str, Any]]], bool]
 
 # No HTTP answer at all: retried as connection errors. (UnsupportedProtocol and
 # LocalProtocolError are bugs in our request, not transient, so they propagate as they are.)
@@ -54,8 +58,9 @@ _TRUNCATED_BODY_ERRORS = (httpx.RemoteProtocolError, httpx.ReadError)
 class MollieClient:
     """A thread-safe Mollie API client.
 
-    Safe to share between a few threads (e.g. bounded concurrent settlement sub-lists): the
-    httpx connection pool, the rate limiter, the breaker and the counters are all thread-safe.
+    Safe to share between a few threads (e.g. bounded concurrent settlement sub-lists): each
+    thread gets its own httpx connection pool; the rate limiter, the breaker and the counters
+    are shared and thread-safe.
 
     Example:
         >>> with MollieClient(ClientSettings.from_env()) as client:  # doctest: +SKIP
@@ -90,17 +95,18 @@ class MollieClient:
         self._base = httpx.URL(self.settings.base_url)
         self._base_path = self._base.path.rstrip("/")
         self._resilience = Resilience(self.settings, counters=counters, sleep=sleep, clock=clock)
-        self._http = httpx.Client(
-            headers={
-                "Authorization": f"Bearer {self.settings.token}",
-                "Accept": "application/hal+json",
-                "User-Agent": USER_AGENT,
-            },
-            timeout=self.settings.timeout,
-            transport=transport,
-            limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
-            follow_redirects=False,  # a redirect would carry the token to wherever it points
-        )
+        self._transport = transport
+        # One httpx client (connection pool) per thread. Sharing one pool between threads races:
+        # httpcore's `has_expired` reads an idle connection's state, then polls its socket,
+        # without the connection's lock; if another thread starts a request on it in between
+        # and the answer arrives, the first thread takes it for a server disconnect and closes
+        # the socket mid-read (EBADF, then a retry with backoff: a few per full extract).
+        self._local = threading.local()
+        self._clients: list[httpx.Client] = []
+        self._clients_lock = threading.Lock()
+        self._closed = False
+        self._ahead: ThreadPoolExecutor | None = None  # prefetches pages; made when first asked
+        self._local.client = self._new_http()  # the creating thread's, made eagerly
 
     @property
     def counters(self) -> Counters:
@@ -129,7 +135,12 @@ class MollieClient:
         return self._fetch(self._compose(path_or_url, params))
 
     def iter_pages(
-        self, path: str, embedded_key: str, params: Params | None = None
+        self,
+        path: str,
+        embedded_key: str,
+        params: Params | None = None,
+        *,
+        prefetch: Prefetch = False,
     ) -> Iterator[list[dict[str, Any]]]:
         """Yield each page's items of a list endpoint, following `_links.next.href` verbatim.
 
@@ -141,6 +152,10 @@ class MollieClient:
             path: the list endpoint, e.g. "/balances/bal_x/transactions".
             embedded_key: the key under `_embedded`, e.g. "balance_transactions".
             params: extra query parameters for the first request.
+            prefetch: request the next page while the caller works on this one, so waiting for
+                Mollie overlaps with mapping and writing. True for a walk that is read to the
+                end; or a predicate on a page's items that says the caller will read on (a
+                caller that stops early would otherwise have sent one request too many).
 
         Yields:
             The list of item objects on each page.
@@ -153,20 +168,35 @@ class MollieClient:
         page = self._fetch(url)
         while True:
             items = self._embedded_items(page, embedded_key, url)
-            if items:
-                yield items
             href = _next_href(page)
-            if href is None:
+            next_url = httpx.URL(href) if href is not None else None
+            ahead: Future[dict[str, Any]] | None = None
+            if next_url not in (None, url) and (prefetch is True or (prefetch and prefetch(items))):
+                ahead = self._prefetcher().submit(self._fetch, next_url)
+            try:
+                if items:
+                    yield items
+            except BaseException:  # the caller stopped (GeneratorExit) or failed
+                if ahead is not None:
+                    ahead.cancel()  # drop the next page if it is not sent yet
+                raise
+            if next_url is None:
                 return
-            next_url = httpx.URL(href)
             if next_url == url:
                 raise self._invalid(f"`_links.next` points back at the same page {href}", url)
             url = next_url
-            page = self._fetch(url)
+            page = ahead.result() if ahead is not None else self._fetch(url)
 
     def close(self) -> None:
-        """Close the connection pool."""
-        self._http.close()
+        """Close every thread's connection pool (and stop prefetching)."""
+        with self._clients_lock:
+            self._closed = True
+            clients, self._clients = self._clients, []
+            prefetcher, self._ahead = self._ahead, None
+        if prefetcher is not None:
+            prefetcher.shutdown(wait=False, cancel_futures=True)
+        for client in clients:
+            client.close()
 
     def __enter__(self) -> MollieClient:
         return self
@@ -184,6 +214,40 @@ class MollieClient:
         return f"MollieClient(base_url={self.settings.base_url!r})"
 
     # -- internals -------------------------------------------------------------------------
+
+    @property
+    def _http(self) -> httpx.Client:
+        """This thread's httpx client, made on its first request (see `__init__`)."""
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = self._local.client = self._new_http()
+        return client
+
+    def _prefetcher(self) -> ThreadPoolExecutor:
+        with self._clients_lock:
+            if self._ahead is None:
+                # One page ahead per walk; a few walks run at once (settlement sub-lists).
+                self._ahead = ThreadPoolExecutor(MAX_CONNECTIONS, thread_name_prefix="mollie-ahead")
+            return self._ahead
+
+    def _new_http(self) -> httpx.Client:
+        client = httpx.Client(
+            headers={
+                "Authorization": f"Bearer {self.settings.token}",
+                "Accept": "application/hal+json",
+                "User-Agent": USER_AGENT,
+            },
+            timeout=self.settings.timeout,
+            transport=self._transport,
+            limits=httpx.Limits(max_connections=MAX_CONNECTIONS),
+            follow_redirects=False,  # a redirect would carry the token to wherever it points
+        )
+        with self._clients_lock:
+            if self._closed:  # like one closed httpx client: no requests after close()
+                client.close()
+            else:
+                self._clients.append(client)
+        return client
 
     def _compose(self, path_or_url: str, params: Params | None) -> httpx.URL:
         """The URL for a request we build ourselves (not a verbatim `next` href)."""
@@ -246,8 +310,20 @@ class MollieClient:
         return self._resilience.call(lambda: self._attempt(url, path))
 
     def _attempt(self, url: httpx.URL, path: str) -> dict[str, Any]:
-        """One HTTP attempt: counted, and mapped to a dict or a typed error."""
+        """One HTTP attempt: counted, timed, and mapped to a dict or a typed error."""
         self.counters.record_request(path)
+        # Wall time from sending to the last byte of the body, failed attempts included (a slow
+        # 5xx or a timeout is latency too); perf_counter, not the injectable clock, because this
+        # measures the network, while that clock drives the rate limiter and the breaker.
+        started = time.perf_counter()
+        try:
+            response, body = self._send(url)
+        finally:
+            self.counters.observe_latency(path, time.perf_counter() - started)
+        return self._decode(response, body, url, path)
+
+    def _send(self, url: httpx.URL) -> tuple[httpx.Response, bytes]:
+        """Send one GET and read its whole body; no answer or a cut-off body is a typed error."""
         request = self._label(url)
         try:
             with self._http.stream("GET", url) as response:
@@ -266,7 +342,7 @@ class MollieClient:
             raise connection_error(
                 exc, request=request, base_url=self.settings.base_url, token=self.settings.token
             ) from None
-        return self._decode(response, body, url, path)
+        return response, body
 
     def _decode(
         self, response: httpx.Response, body: bytes, url: httpx.URL, path: str

@@ -8,6 +8,7 @@ Clock and sleep are injectable so tests run instantly and can assert the waits.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import threading
 import time
@@ -52,6 +53,10 @@ MAX_RETRY_AFTER_SECONDS = 300.0
 Sleep = Callable[[float], None]
 Clock = Callable[[], float]
 
+# Upper bounds (seconds) of the request-latency histogram: Prometheus' default buckets, which span
+# a quick page (tens of ms) to a slow report or a stalled connection (10 s); +Inf is implicit.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
     """Seconds to wait from a `Retry-After` header (delta-seconds or HTTP-date).
@@ -81,6 +86,19 @@ def parse_retry_after(value: str | None, *, now: datetime | None = None) -> floa
     return max(0.0, seconds)
 
 
+def endpoint_family(path: str) -> str:
+    """The endpoint a path belongs to, with its ids replaced: "/balances/{id}/transactions".
+
+    Mollie paths alternate collection and identifier (`/balances/bal_x/transactions`,
+    `/settlements/stl_x/payments`, `/organizations/me`), so every second segment is replaced by
+    `{id}`. Latency is labelled by this family: the label values stay the few collections the
+    source reads, however many balances or settlements there are (a metrics label must be
+    bounded).
+    """
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    return "/" + "/".join("{id}" if i % 2 else s for i, s in enumerate(segments))
+
+
 def is_retryable(exc: BaseException) -> bool:
     """The retry predicate: only errors that say a new attempt may succeed."""
     return isinstance(exc, MollieError) and exc.retryable
@@ -98,6 +116,9 @@ class Counters:
         truncated_responses: answers whose body was cut off.
         circuit_opened: times the circuit breaker opened.
         by_path: attempts per path relative to the API base, e.g. {"/payments": 3}.
+
+    Request latency is kept as a histogram per endpoint family (`observe_latency`) in
+    LATENCY_BUCKETS, so a run's latency can be exported without keeping every sample.
     """
 
     _FIELDS = (
@@ -120,6 +141,10 @@ class Counters:
         self.truncated_responses = 0
         self.circuit_opened = 0
         self.by_path: Counter[str] = Counter()
+        # endpoint family → attempts per bucket of LATENCY_BUCKETS, the last one +Inf (not
+        # cumulative: snapshot() accumulates), and the total seconds.
+        self._latency_counts: dict[str, list[int]] = {}
+        self._latency_seconds: dict[str, float] = {}
 
     def increment(self, name: str) -> None:
         """Add one to the counter `name` (one of the attributes above)."""
@@ -134,15 +159,42 @@ class Counters:
             self.requests += 1
             self.by_path[path] += 1
 
+    def observe_latency(self, path: str, seconds: float) -> None:
+        """Record how long one attempt against `path` took (answer or error alike)."""
+        endpoint = endpoint_family(path)
+        # bisect_left: a duration equal to a bound belongs in that bucket (Prometheus' `le`).
+        bucket = bisect.bisect_left(LATENCY_BUCKETS, seconds)
+        with self._lock:
+            counts = self._latency_counts.setdefault(endpoint, [0] * (len(LATENCY_BUCKETS) + 1))
+            counts[bucket] += 1
+            self._latency_seconds[endpoint] = self._latency_seconds.get(endpoint, 0.0) + seconds
+
     def snapshot(self) -> dict[str, object]:
-        """A consistent copy of all counters (for metrics and Dagster metadata)."""
+        """A consistent, JSON-ready copy of all counters (for metrics and Dagster metadata).
+
+        `latency` maps each endpoint family to Prometheus-style cumulative buckets
+        (`{"0.005": n, …, "+Inf": count}`), the attempt `count` and the `sum` of seconds.
+        """
         with self._lock:
             data: dict[str, object] = {name: getattr(self, name) for name in self._FIELDS}
             data["by_path"] = dict(self.by_path)
+            data["latency"] = {
+                endpoint: _cumulative(counts, self._latency_seconds[endpoint])
+                for endpoint, counts in sorted(self._latency_counts.items())
+            }
         return data
 
     def __repr__(self) -> str:
         return f"Counters({self.snapshot()})"
+
+
+def _cumulative(counts: list[int], seconds: float) -> dict[str, object]:
+    bounds = [repr(bound) for bound in LATENCY_BUCKETS] + ["+Inf"]
+    running, buckets = 0, {}
+    for bound, n in zip(bounds, counts, strict=True):
+        running += n
+        buckets[bound] = running
+    return {"buckets": buckets, "count": running, "sum": round(seconds, 6)}
 
 
 class TokenBucket:

@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 import click
 
@@ -193,6 +194,31 @@ def _run_and_report(db: str | None) -> None:
 
 
 @main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=3000, show_default=True, help="Port of the web UI.")
+@click.option(
+    "--dagster-home",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Dagster's instance folder (run history, schedule and sensor state). "
+    "Default: $DAGSTER_HOME, else .dagster_home/ in the project.",
+)
+def ui(host: str, port: int, dagster_home: str | None) -> None:
+    """Start the Dagster UI on this project (`dagster dev`: web UI plus the daemon that runs
+    the daily schedule and the sensors).
+
+    The instance folder persists between starts and gets the project's dagster.yaml linked in.
+    Stop it with Ctrl-C.
+    """
+    from orchestration.ui import exec_dagster_dev, prepare_home
+
+    home = prepare_home(dagster_home)
+    click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
+    sys.stdout.flush()  # the process is replaced next: nothing buffered may be lost
+    exec_dagster_dev(host, port, home)
+
+
+@main.command()
 @_sandbox_options
 @click.option(
     "--folder",
@@ -216,6 +242,7 @@ def demo(seed, payments, days, now, start, folder) -> None:
             "MOLLIE_LEDGER_SANDBOX_NOW": now,
             "MOLLIE_LEDGER_BANK_DIR": os.path.join(folder, "bank"),
             "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
+            "MOLLIE_LEDGER_REPORT_DIR": os.path.join(folder, "report"),
         }
     )
     if start:
@@ -346,6 +373,70 @@ def extract(full_refresh: bool, resources: str | None, db: str | None) -> None:
         click.echo(f"Quarantined {quarantined} record(s) into mollie.quarantine: {detail}")
     else:
         click.echo("Quarantined 0 records.")
+
+
+@main.command()
+@click.option(
+    "--scale",
+    default=100_000,
+    show_default=True,
+    help="Sandbox payments (over 120 days) for the extract, transforms and exports.",
+)
+@click.option("--repeat", default=3, show_default=True, help="Runs per figure (the median counts).")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("docs/benchmarks.md"),
+    show_default=True,
+    help="The markdown report; the JSON goes beside it (same name, .json).",
+)
+@click.option(
+    "--demo-payments",
+    default=SANDBOX_PAYMENTS,
+    show_default=True,
+    help="Payments for the timed `mollie-ledger demo` (its default scale).",
+)
+@click.option(
+    "--baseline",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The JSON of an earlier run: the report adds a before/after table.",
+)
+@click.option("--note", default="", help="What this run is, shown when it is a later baseline.")
+@click.option(
+    "--profile/--no-profile",
+    default=True,
+    show_default=True,
+    help="Profile (cProfile) each stage whose target is missed.",
+)
+def bench(scale, repeat, out, demo_payments, baseline, note, profile) -> None:
+    """Measure every stage on this machine against its yardstick and write the report.
+
+    Extract against a bare HTTP walk of the same pages, reruns against the full extract,
+    transforms against a bare ledger scan; gates, exports and `mollie-ledger demo` in seconds.
+    Every figure is the median of --repeat runs. Needs a quiet machine for absolute figures.
+    """
+    import json
+
+    from orchestration.bench import BenchOptions, run_bench
+    from orchestration.bench_report import write_reports
+
+    if scale < 1 or repeat < 1 or demo_payments < 1:
+        raise click.BadParameter("--scale, --repeat and --demo-payments must be at least 1")
+    options = BenchOptions(
+        scale=scale,
+        repeat=repeat,
+        demo_payments=demo_payments,
+        profile=profile,
+        note=note,
+        log=lambda line: click.echo(line, err=True),
+    )
+    results = run_bench(options)
+    before = json.loads(baseline.read_text()) if baseline else None
+    md, js = write_reports(results, out, before)
+    for t in results["targets"]:
+        click.echo(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['measured']}")
+    click.echo(f"Wrote {md} and {js}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,10 +1,15 @@
 """The extract layer as Dagster assets: one asset per raw table of the dlt source, `mollie/<table>`.
 
-`@dlt_assets` turns each selected resource of `mollie_source()` into an asset (the hidden
-`settlement_objects` / `invoice_objects` helpers are `selected=False`, so they are not assets).
-The source and pipeline given to the decorator only describe the assets; the run builds both
-again inside `mollie_settings()`, so a run reads the token, sandbox and warehouse path of its own
-environment (and starts the built-in sandbox when no token is set).
+Each selected resource of `mollie_source()` becomes an asset (the hidden `settlement_objects` /
+`invoice_objects` helpers are `selected=False`, so they are not assets). The source and pipeline
+given to the specs only describe the assets; the run builds both again inside `mollie_settings()`,
+so a run reads the token, sandbox and warehouse path of its own environment (and starts the
+built-in sandbox when no token is set).
+
+A failed load is retried by Dagster (EXTRACT_RETRY) on top of the client's own per-request
+retries: that covers what outlasts them (Mollie down for minutes, a connection dropped mid-load,
+a warehouse lock). Repeating a load is safe (merge on primary keys, incremental state committed
+with the data). Errors a retry cannot fix (a bad token, a refused parameter) are not retried.
 """
 
 # No `from __future__ import annotations` here: Dagster inspects the `context` annotation of the
@@ -14,15 +19,38 @@ from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
+from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
-from extract.pipeline import DATASET, make_pipeline, row_counts
+from extract.client import MollieClient
+from extract.errors import MollieAuthError, MollieError, MolliePermissionError
+from extract.pipeline import DATASET, make_pipeline, mollie_error, row_counts
 from extract.records import TABLES
+from extract.resilience import Counters
+from extract.settings import ClientSettings
 from extract.source import Progress, mollie_source
 from orchestration.endpoint import mollie_settings
 
 GROUP = "extract"
+# Exponential from 1 min (1, 2, 4 min) with jitter, so a retry does not land in the same outage
+# and several deployments do not retry in lockstep.
+EXTRACT_RETRY = dg.RetryPolicy(
+    max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+)
+
+# The run's Mollie API counters go into the metadata under these keys (read back by
+# orchestration.metrics): attempts, retries, 429s and 5xx as numbers the UI plots, the latency
+# histogram per endpoint family as JSON.
+API_METADATA_PREFIX = "mollie_api/"
+API_COUNTERS = ("requests", "retries", "rate_limited", "server_errors")
+API_LATENCY = "latency_seconds"
+
+
+def api_metadata(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """Materialization metadata for a `Counters.snapshot()`."""
+    metadata: dict[str, Any] = {API_METADATA_PREFIX + name: snapshot[name] for name in API_COUNTERS}
+    metadata[API_METADATA_PREFIX + API_LATENCY] = dg.MetadataValue.json(snapshot["latency"])
+    return metadata
 
 
 class MollieTranslator(DagsterDltTranslator):
@@ -44,23 +72,41 @@ class MollieTranslator(DagsterDltTranslator):
         )
 
 
-@dlt_assets(
-    dlt_source=mollie_source(),
-    dlt_pipeline=make_pipeline(),
+# `@dlt_assets` is exactly this `multi_asset` over `build_dlt_asset_specs`, but takes no retry
+# policy.
+@dg.multi_asset(
+    specs=build_dlt_asset_specs(
+        dlt_source=mollie_source(),
+        dlt_pipeline=make_pipeline(),
+        dagster_dlt_translator=MollieTranslator(),
+    ),
     name="mollie_extract",
-    dagster_dlt_translator=MollieTranslator(),
+    can_subset=True,
     pool="duckdb",  # DuckDB has one writer: every asset touching the warehouse shares this pool
+    retry_policy=EXTRACT_RETRY,
 )
 def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
     """Load Mollie (or the built-in sandbox) into the `mollie` dataset; record row counts."""
     progress = Progress()
+    counters = Counters()  # the step's one client counts here; the asset reads them after
+
+    def client_factory(settings: ClientSettings) -> MollieClient:
+        return MollieClient(settings, counters=counters)
+
     pipeline = make_pipeline()
     with mollie_settings() as settings:
-        source = mollie_source(settings=settings, progress=progress)
-        results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+        source = mollie_source(settings=settings, progress=progress, client_factory=client_factory)
+        try:
+            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+        except Exception as exc:
+            _refuse_pointless_retry(exc)
+            raise
     # Not dagster-dlt's `fetch_row_count()`: it fails for a table that received no rows in this
     # run (an incremental run with nothing new), which is the normal case here.
     counts = row_counts(pipeline, [r.asset_key.path[-1] for r in results])
+    # One client served every table of the step, so each table carries the same run-wide API
+    # numbers (readers take them once per step, not per table).
+    api = api_metadata(counters.snapshot())
     for result in results:
         table = result.asset_key.path[-1]
         yield result._replace(
@@ -68,6 +114,7 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
                 **result.metadata,
                 "dagster/row_count": counts[table],
                 "quarantined": progress.quarantined.get(table, 0),  # records this run refused
+                **api,
             }
         )
     context.log.info(
@@ -80,6 +127,21 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
             f"{quarantined} record(s) could not be mapped and went to {DATASET}.quarantine: "
             + ", ".join(f"{t} {n}" for t, n in sorted(progress.quarantined.items()))
         )
+
+
+def _refuse_pointless_retry(exc: Exception) -> None:
+    """A Mollie error a retry cannot fix (401, 403, 404, 400/422) fails the step for good."""
+    error = mollie_error(exc)
+    # A credential problem is permanent even when it was caught before any request was sent
+    # (a profile key on an organization endpoint, no token): it has no HTTP status then.
+    credential = isinstance(error, MollieAuthError | MolliePermissionError)
+    if (
+        isinstance(error, MollieError)
+        and not error.retryable
+        and (error.status is not None or credential)
+    ):
+        # The client's own message: it never contains the token.
+        raise dg.Failure(description=str(error), allow_retries=False) from exc
 
 
 resources = {"dlt": DagsterDltResource()}

@@ -1,13 +1,15 @@
 """Run every asset once, in process, and summarise the warehouse: `mollie-ledger run` / `demo`.
 
-The run is a real Dagster run of the definitions' asset job (so blocking checks gate exports
-exactly as in a scheduled run); it is recorded in DAGSTER_HOME when that is set, so the UI
+The run is a real Dagster run of the scheduled job `daily_ledger` (so blocking checks gate
+exports exactly as in a scheduled run); it is recorded in DAGSTER_HOME when that is set, so the UI
 shows it, and in a throwaway instance otherwise.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,8 @@ import dagster as dg
 import duckdb
 
 from extract.pipeline import warehouse_path
+from extract.warehouse_lock import WarehouseError, exclusive_warehouse
+from orchestration.report_asset import REPORT_KEY
 
 
 @dataclass
@@ -27,6 +31,7 @@ class RunSummary:
     settlements: dict[str, int] = field(default_factory=dict)  # reconciliation status → n
     bank_matched: int = 0
     journal_entries: int = 0
+    report: str | None = None  # the financial report's file, when this run wrote it
 
 
 def _instance() -> dg.DagsterInstance:
@@ -37,21 +42,28 @@ def _instance() -> dg.DagsterInstance:
     )
 
 
+def step_failure_message(event: dg.DagsterEvent) -> str:
+    """A step failure's own error message (its last line, no traceback), unwrapped from
+    Dagster's "error occurred while executing the op" wrapper."""
+    error = event.step_failure_data.error
+    if error is None:
+        return "failed"
+    cause = error
+    while (
+        cause is not None
+        and cause.cause is not None
+        and "DagsterExecutionStepExecution" in (cause.cls_name or "")
+    ):
+        cause = cause.cause
+    return ((cause or error).message.strip().splitlines() or ["failed"])[-1]
+
+
 def failure_messages(result: dg.ExecuteInProcessResult) -> tuple[list[str], list[str]]:
     """What failed (step and the error's own message, no traceback) and which steps were skipped."""
     failed, skipped = [], []
     for event in result.all_events:
         if event.is_step_failure:
-            error = event.step_failure_data.error
-            cause = error
-            while (
-                cause is not None
-                and cause.cause is not None
-                and "DagsterExecutionStepExecution" in (cause.cls_name or "")
-            ):
-                cause = cause.cause
-            message = (cause or error).message.strip().splitlines()[-1]
-            failed.append(f"{event.step_key}: {message}")
+            failed.append(f"{event.step_key}: {step_failure_message(event)}")
         elif event.is_step_skipped:
             skipped.append(event.step_key or "")
     return failed, skipped
@@ -93,20 +105,45 @@ def summarise_warehouse(db: Path) -> RunSummary:
 
 
 def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
-    """Materialise every asset once (extract, bank, transforms, gates, exports) and summarise."""
+    """Materialise every asset once (extract, bank, transforms, gates, exports) and summarise.
+
+    The run holds the warehouse from start to end (extract.warehouse_lock): a second run started
+    meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
+    """
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
-    from orchestration.definitions import defs
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive_warehouse(warehouse_path(db_path)))
+        except WarehouseError as exc:
+            return RunSummary(success=False, failures=[str(exc)])
+        return _run_job(db_path)
 
-    job = defs.resolve_implicit_global_asset_job_def()
+
+def _run_job(db_path: str | os.PathLike[str] | None) -> RunSummary:
+    from orchestration.definitions import defs
+    from orchestration.metrics import record_run_metrics  # here: metrics imports this module
+
+    job = defs.resolve_job_def("daily_ledger")
     with _instance() as instance:
         # Dagster's own step-by-step log is for the UI; the CLI prints a summary instead.
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        started = time.monotonic()
         result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
+    record_run_metrics(result, time.monotonic() - started, result.success, db_path)
     summary = summarise_warehouse(warehouse_path(db_path))
     summary.success = result.success
     summary.failures, summary.skipped = failure_messages(result)
+    summary.report = report_written(result)
     return summary
+
+
+def report_written(result: dg.ExecuteInProcessResult) -> str | None:
+    """The path the financial report asset recorded in this run, if it ran."""
+    for event in result.get_asset_materialization_events():
+        if event.asset_key == REPORT_KEY:
+            return str(event.materialization.metadata["path"].value)
+    return None
 
 
 def format_summary(summary: RunSummary) -> str:
@@ -127,6 +164,8 @@ def format_summary(summary: RunSummary) -> str:
         lines.append("Reconciliation findings: none")
     if summary.journal_entries:
         lines.append(f"Journal entries ready to post: {summary.journal_entries}")
+    if summary.report:
+        lines.append(f"Financial report: {summary.report}")
     if summary.failures:
         lines.append("FAILED:")
         lines += [f"  {f}" for f in summary.failures]

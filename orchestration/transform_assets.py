@@ -1,7 +1,8 @@
 """Dagster assets for the SQL models: one asset per `.sql` file of transforms/.
 
 Keys are `[schema, table]`; dependencies come from the SQL (transforms.models), groups from the
-file's header; the description is the file's header comment (its grain first).
+file's header; the description is the file's header comment (its grain first). A mart's
+materialisation also carries its money totals, a summary and (some) a chart: asset_metadata.
 """
 
 # No `from __future__ import annotations`: Dagster reads the `context` annotation at definition
@@ -9,6 +10,7 @@ file's header; the description is the file's header comment (its grain first).
 
 import dagster as dg
 
+from orchestration.asset_metadata import mart_metadata
 from orchestration.warehouse import Warehouse
 from transforms.build import build_model
 from transforms.models import Model, discover
@@ -38,11 +40,16 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.connect() as con:
             result = build_model(con, model)
+            extra = mart_metadata(con, model.name, result.rows) if model.schema == "marts" else {}
         context.log.info(
             f"{model.schema}.{model.name}: {result.rows} rows in {result.seconds:.2f}s"
         )
         return dg.MaterializeResult(
-            metadata={"dagster/row_count": result.rows, "build_seconds": round(result.seconds, 3)}
+            metadata={
+                "dagster/row_count": result.rows,
+                "build_seconds": round(result.seconds, 3),
+                **extra,
+            }
         )
 
     return _build

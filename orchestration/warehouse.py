@@ -19,6 +19,10 @@ from transforms.build import prepare
 from transforms.config import LedgerConfig
 
 
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse cannot be read right now (no file yet, or a run holds its write lock)."""
+
+
 class Warehouse(dg.ConfigurableResource):
     """The DuckDB file plus the ledger configuration (accounts, tolerances, PII key)."""
 
@@ -41,6 +45,26 @@ class Warehouse(dg.ConfigurableResource):
             if prepared:
                 config = self.ledger_config()
                 prepare(con, config, config.require_pii_key(using_sandbox=not has_token()))
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def read_only(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection for sensors: it never creates the file or takes the writer's
+        lock, and says WarehouseUnavailable (instead of crashing the tick) when there is no file
+        yet or a running job holds the file: the next tick simply tries again."""
+        if not os.path.exists(self.path):
+            raise WarehouseUnavailable(f"no warehouse at {self.path} yet: run the pipeline first")
+        try:
+            con = duckdb.connect(self.path, read_only=True)
+        except (duckdb.IOException, duckdb.ConnectionException) as exc:
+            # IOException: another process writes (DuckDB locks the whole file);
+            # ConnectionException: this process has it open read-write (in-process runs).
+            raise WarehouseUnavailable(f"the warehouse {self.path} is busy: {exc}") from None
+        try:
+            # A missing table is an error, not a lookup of a Python variable of that name.
+            con.execute("set python_enable_replacements = false")
             yield con
         finally:
             con.close()

@@ -88,3 +88,6 @@ def test_demo_runs_the_pipeline_and_reports(tmp_path, restore_environ):
     assert "Reconciliation findings: none" in result.output
     assert "matched to a bank deposit" in result.output
     assert (tmp_path / "demo" / "mollie_ledger.duckdb").exists()
+    report = tmp_path / "demo" / "report" / "index.html"
+    assert f"Financial report: {report.resolve()}" in result.output
+    assert "<h2>Payouts</h2>" in report.read_text(encoding="utf-8")

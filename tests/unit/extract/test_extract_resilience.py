@@ -23,10 +23,12 @@ from extract.errors import (
 from extract.resilience import (
     BACKOFF_INITIAL_SECONDS,
     BACKOFF_JITTER_SECONDS,
+    LATENCY_BUCKETS,
     MAX_RETRY_AFTER_SECONDS,
     CircuitBreaker,
     Counters,
     TokenBucket,
+    endpoint_family,
     parse_retry_after,
 )
 
@@ -287,6 +289,48 @@ def test_counters() -> None:
         "truncated_responses": 0,
         "circuit_opened": 0,
         "by_path": {"/payments": 2},
+        "latency": {},
     }
     with pytest.raises(ValueError):
         counters.increment("nonsense")
+
+
+@pytest.mark.parametrize(
+    ("path", "family"),
+    [
+        ("/payments", "/payments"),
+        ("/balances/bal_8xVRJxT3/transactions", "/balances/{id}/transactions"),
+        ("/balances/bal_1/report?from=2026-01-01", "/balances/{id}/report"),
+        ("/settlements/stl_jDk30akdN/payments", "/settlements/{id}/payments"),
+        ("/organizations/me", "/organizations/{id}"),
+        ("/", "/"),
+    ],
+)
+def test_endpoint_family_drops_ids(path: str, family: str) -> None:
+    assert endpoint_family(path) == family
+
+
+def test_latency_histogram_is_cumulative_per_endpoint_family() -> None:
+    counters = Counters()
+    counters.observe_latency("/balances/bal_1/transactions", 0.003)
+    counters.observe_latency("/balances/bal_2/transactions", 0.1)  # on a bound: that bucket
+    counters.observe_latency("/balances/bal_2/transactions", 60.0)  # beyond the last: +Inf
+    counters.observe_latency("/payments", 0.2)
+    latency = counters.snapshot()["latency"]
+    assert list(latency) == ["/balances/{id}/transactions", "/payments"]
+    ledger = latency["/balances/{id}/transactions"]
+    assert list(ledger["buckets"]) == [repr(b) for b in LATENCY_BUCKETS] + ["+Inf"]
+    assert ledger["buckets"]["0.005"] == 1
+    assert ledger["buckets"]["0.05"] == 1
+    assert ledger["buckets"]["0.1"] == 2
+    assert ledger["buckets"]["10.0"] == 2
+    assert ledger["buckets"]["+Inf"] == ledger["count"] == 3
+    assert ledger["sum"] == pytest.approx(60.103)
+    assert latency["/payments"]["count"] == 1
+
+
+def test_client_times_every_attempt(make_client: MakeClient) -> None:
+    client = make_client(sequence(problem(500, "down"), ok()))
+    client.get("/balances/bal_1")
+    latency = client.counters.snapshot()["latency"]
+    assert latency["/balances/{id}"]["count"] == 2  # the failed attempt and its retry

@@ -1,0 +1,391 @@
+"""Prometheus metrics of one pipeline run: what they are, where their numbers come from, where
+they go.
+
+After every run (`mollie-ledger run`, and scheduled runs through `metrics_sensors`) one registry
+of `mollie_ledger_*` metrics is built from two sources:
+
+- the run's Dagster events: rows per table (`dagster/row_count` of each materialization) and
+  the Mollie API counters and latency histogram the extract asset puts in its metadata;
+- the warehouse, opened read-only: reconciliation findings, the latest quality-gate results and
+  the journal entries' outbox states, i.e. the state the run left behind.
+
+The registry then replaces the previous one in a Pushgateway when `PROMETHEUS_PUSHGATEWAY_URL`
+is set (job `mollie_ledger`, no other grouping label: every run overwrites the same group, so
+nothing stale piles up), else in a textfile-collector file (`MOLLIE_LEDGER_METRICS_FILE`, by
+default `metrics/mollie_ledger.prom` beside the warehouse, i.e. data/metrics/ by default).
+The values describe the LAST run; counters such as `mollie_ledger_requests_total` count that run's
+requests, so alert on their values, not on `rate()`. Only operational counts are exported, never
+money: amounts stay in the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+from prometheus_client import CollectorRegistry, generate_latest, push_to_gateway
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.registry import Collector
+
+from export.atomic import write_atomic
+from export.gates import GateResult, read_latest_results
+from export.outbox import POSTED, STATUSES, latest_states
+from extract.pipeline import warehouse_path
+from orchestration.extract_assets import API_COUNTERS, API_LATENCY, API_METADATA_PREFIX
+from orchestration.runner import summarise_warehouse
+
+log = logging.getLogger("mollie_ledger.metrics")
+
+ENV_PUSHGATEWAY = "PROMETHEUS_PUSHGATEWAY_URL"
+ENV_METRICS_FILE = "MOLLIE_LEDGER_METRICS_FILE"
+JOB = "mollie_ledger"
+PREFIX = "mollie_ledger_"
+ROW_COUNT_KEY = "dagster/row_count"
+PUSH_TIMEOUT_SECONDS = 10.0
+LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
+
+# Help text of each API counter of the extract metadata (API_COUNTERS), exported as
+# `mollie_ledger_<name>_total`; a counter added there without a line here fails at collect time.
+_API_HELP = {
+    "requests": "Mollie API request attempts in the last run (retries included).",
+    "retries": "Mollie API attempts retried after a wait in the last run.",
+    "rate_limited": "Mollie API answers 429 Too Many Requests in the last run.",
+    "server_errors": "Mollie API answers 5xx in the last run.",
+}
+
+
+@dataclass
+class RunMetrics:
+    """The numbers of one run, before they become Prometheus metrics.
+
+    Attributes:
+        success: whether the run succeeded.
+        duration_seconds: wall time of the run.
+        finished_at: Unix time the run ended.
+        last_success: Unix time the latest successful run ended (this one's end if it
+            succeeded); None when not known yet.
+        rows: rows per table ("mollie.payments") of every materialization with a row count.
+        api: the extract's request counters (API_COUNTERS); empty when no extract ran.
+        latency: endpoint family → {"buckets": {le: cumulative n}, "count", "sum"}.
+        findings: (check, severity) → reconciliation findings in the warehouse.
+        gates: the latest result of every quality gate.
+        entries: outbox state → journal entries currently in it.
+    """
+
+    success: bool
+    duration_seconds: float
+    finished_at: float = field(default_factory=time.time)
+    last_success: float | None = None
+    rows: dict[str, int] = field(default_factory=dict)
+    api: dict[str, int] = field(default_factory=dict)
+    latency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    findings: dict[tuple[str, str], int] = field(default_factory=dict)
+    gates: list[GateResult] = field(default_factory=list)
+    entries: dict[str, int] = field(default_factory=dict)
+
+
+# -- from the run's events ---------------------------------------------------------------------
+
+
+RunEvents = dg.ExecuteInProcessResult | Iterable[Any]
+
+
+def _materializations(result_or_events: RunEvents) -> Iterator[dg.DagsterEvent]:
+    """The materialization events of an in-process result, or of DagsterEvents / event-log
+    entries (what a sensor reads from the instance)."""
+    events = (
+        result_or_events.all_events
+        if isinstance(result_or_events, dg.ExecuteInProcessResult)
+        else result_or_events
+    )
+    for item in events:
+        event = getattr(item, "dagster_event", item)  # an EventLogEntry wraps its DagsterEvent
+        if isinstance(event, dg.DagsterEvent) and event.is_step_materialization:
+            yield event
+
+
+def _value(metadata: dict[str, Any], key: str) -> Any:
+    entry = metadata.get(key)
+    return getattr(entry, "value", entry)
+
+
+def add_run_events(metrics: RunMetrics, result_or_events: RunEvents) -> None:
+    """Rows per table, and the API counters and latency of each extract step, from the run."""
+    api_steps: set[str | None] = set()
+    api: Counter[str] = Counter()
+    for event in _materializations(result_or_events):
+        materialization = event.step_materialization_data.materialization
+        metadata = dict(materialization.metadata)
+        rows = _value(metadata, ROW_COUNT_KEY)
+        if rows is not None:
+            metrics.rows[".".join(materialization.asset_key.path)] = int(rows)
+        # Every table of an extract step carries the same step-wide numbers: take them once.
+        has_api = all(API_METADATA_PREFIX + k in metadata for k in API_COUNTERS)
+        if has_api and event.step_key not in api_steps:
+            api_steps.add(event.step_key)
+            api.update({k: int(_value(metadata, API_METADATA_PREFIX + k)) for k in API_COUNTERS})
+            _merge_latency(metrics.latency, _value(metadata, API_METADATA_PREFIX + API_LATENCY))
+    if api_steps:
+        metrics.api = {k: api[k] for k in API_COUNTERS}
+
+
+def _merge_latency(into: dict[str, dict[str, Any]], latency: dict[str, Any] | None) -> None:
+    # Histograms with the same bounds add up bucket by bucket (two steps, one endpoint).
+    for endpoint, histogram in (latency or {}).items():
+        total = into.setdefault(endpoint, {"buckets": {}, "count": 0, "sum": 0.0})
+        for le, n in histogram["buckets"].items():
+            total["buckets"][le] = total["buckets"].get(le, 0) + n
+        total["count"] += histogram["count"]
+        total["sum"] += histogram["sum"]
+
+
+# -- from the warehouse ------------------------------------------------------------------------
+
+
+def add_warehouse_state(metrics: RunMetrics, db: Path) -> None:
+    """Findings, gate results and outbox states, read-only; nothing when there is no warehouse."""
+    if not db.exists():
+        return
+    metrics.findings = dict(summarise_warehouse(db).findings)
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        metrics.gates = read_latest_results(con)
+        states = Counter(row.status for row in latest_states(con).values())
+    finally:
+        con.close()
+    # Every state, zeros included: "no failed entries" is a value an alert can compare.
+    metrics.entries = {state: states.get(state, 0) for state in STATUSES}
+
+
+# -- the registry ------------------------------------------------------------------------------
+
+
+class RunCollector(Collector):
+    """Turns RunMetrics into metric families. Every family is always yielded (some without
+    samples), so the set of metric names is fixed by this code: the dashboard test reads it."""
+
+    def __init__(self, metrics: RunMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        m = self.metrics
+        yield _gauge("run_success", "1 if the last run succeeded, else 0.", int(m.success))
+        yield _gauge("run_duration_seconds", "Wall time of the last run.", m.duration_seconds)
+        yield _gauge(
+            "last_success_timestamp_seconds",
+            "Unix time the latest successful run finished.",
+            m.last_success,
+        )
+        yield _labelled(
+            GaugeMetricFamily,
+            "rows_loaded",
+            "Rows in each table the last run materialized (schema.table).",
+            ["table"],
+            {(table,): n for table, n in sorted(m.rows.items())},
+        )
+        for name in API_COUNTERS:
+            yield _labelled(
+                CounterMetricFamily, f"{name}_total", _API_HELP[name], [], _one(m.api.get(name))
+            )
+        latency = HistogramMetricFamily(
+            PREFIX + "request_duration_seconds",
+            "Mollie API request latency in the last run, by endpoint family.",
+            labels=["endpoint"],
+        )
+        for endpoint, histogram in sorted(m.latency.items()):
+            # By bound, not by key: metadata JSON may come back with its keys sorted as text.
+            buckets = sorted(histogram["buckets"].items(), key=lambda b: float(b[0]))
+            latency.add_metric([endpoint], buckets, sum_value=histogram["sum"])
+        yield latency
+        yield _labelled(
+            GaugeMetricFamily,
+            "findings",
+            "Reconciliation findings in the warehouse, by check and severity.",
+            ["check", "severity"],
+            m.findings,
+        )
+        yield _labelled(
+            GaugeMetricFamily,
+            "gate_passed",
+            "1 if the latest run of a quality gate passed, else 0.",
+            ["asset", "check", "severity"],
+            {
+                (g.asset_key, g.check_name, (g.severity or "").lower()): int(g.passed)
+                for g in m.gates
+            },
+        )
+        yield _labelled(
+            CounterMetricFamily,
+            "journal_entries_posted_total",
+            "Journal entries Frappe holds (current outbox state posted).",
+            [],
+            _one(m.entries.get(POSTED)),
+        )
+        yield _labelled(
+            GaugeMetricFamily,
+            "journal_entries",
+            "Journal entries by current outbox state (pending, posted, review, failed).",
+            ["state"],
+            {(state,): n for state, n in m.entries.items()},
+        )
+
+
+def _one(value: float | None) -> dict[tuple[str, ...], float]:
+    return {} if value is None else {(): value}
+
+
+def _gauge(name: str, doc: str, value: float | None) -> GaugeMetricFamily:
+    return _labelled(GaugeMetricFamily, name, doc, [], _one(value))
+
+
+def _labelled(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily],
+    name: str,
+    doc: str,
+    labels: list[str],
+    samples: dict[tuple[str, ...], float],
+) -> Metric:
+    family = kind(PREFIX + name, doc, labels=labels)
+    for values, value in samples.items():
+        family.add_metric(list(values), value)
+    return family
+
+
+def build_registry(metrics: RunMetrics) -> CollectorRegistry:
+    """A fresh registry holding only this run's metrics (no process or platform metrics)."""
+    registry = CollectorRegistry()
+    registry.register(RunCollector(metrics))
+    return registry
+
+
+# -- where the metrics go ----------------------------------------------------------------------
+
+
+class Pushgateway:
+    """Replaces the `job="mollie_ledger"` group of a Pushgateway (HTTP PUT)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url if "://" in url else f"http://{url}"
+
+    def read(self) -> str:
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=PUSH_TIMEOUT_SECONDS) as r:
+            return r.read().decode()
+
+    def write(self, registry: CollectorRegistry) -> None:
+        push_to_gateway(self.url, job=JOB, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
+
+    def __str__(self) -> str:
+        return f"Pushgateway {self.url}"
+
+
+class Textfile:
+    """A node-exporter textfile-collector file, replaced atomically (never read half-written)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def read(self) -> str:
+        return self.path.read_text() if self.path.exists() else ""
+
+    def write(self, registry: CollectorRegistry) -> None:
+        write_atomic(self.path, generate_latest(registry))
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def sink_from_env(db: Path) -> Pushgateway | Textfile:
+    """The Pushgateway of PROMETHEUS_PUSHGATEWAY_URL, else the textfile."""
+    url = (os.environ.get(ENV_PUSHGATEWAY) or "").strip()
+    if url:
+        return Pushgateway(url.rstrip("/"))
+    configured = (os.environ.get(ENV_METRICS_FILE) or "").strip()
+    return Textfile(Path(configured) if configured else db.parent / "metrics" / f"{JOB}.prom")
+
+
+def previous_last_success(exposition: str) -> float | None:
+    """`mollie_ledger_last_success_timestamp_seconds` of job mollie_ledger in a text exposition
+    (a textfile has no job label; a Pushgateway adds it)."""
+    try:
+        for family in text_string_to_metric_families(exposition):
+            if family.name == LAST_SUCCESS:
+                for sample in family.samples:
+                    if sample.labels.get("job", JOB) == JOB:
+                        return sample.value
+    except ValueError:
+        # A damaged file (edited by hand, say) only costs the carried-forward timestamp; the
+        # run's own metrics replace it below.
+        log.warning("metrics: the previous exposition is unreadable; last success unknown")
+    return None
+
+
+def publish(metrics: RunMetrics, sink: Pushgateway | Textfile) -> None:
+    """Write the run's registry to `sink`.
+
+    Each write replaces everything the previous run wrote, so a failed run carries the last
+    success forward from the sink itself: otherwise "no success for 26 h" could not be told
+    from "never succeeded" after the first failure.
+    """
+    if metrics.last_success is None:
+        metrics.last_success = previous_last_success(sink.read())
+    sink.write(build_registry(metrics))
+
+
+def record_run_metrics(
+    result_or_events: RunEvents,
+    duration: float,
+    success: bool,
+    db_path: str | os.PathLike[str] | None = None,
+    *,
+    finished_at: float | None = None,
+) -> str | None:
+    """Build the run's metrics and publish them; returns where they went, None on failure.
+
+    Args:
+        result_or_events: an ExecuteInProcessResult, or the run's events (DagsterEvent or
+            EventLogEntry, as a run-status sensor reads them).
+        duration: wall time of the run in seconds.
+        success: whether the run succeeded.
+        db_path: the warehouse; MOLLIE_LEDGER_DB or the default when None.
+        finished_at: Unix time the run ended; now when None.
+    """
+    db = warehouse_path(db_path)
+    finished_at = time.time() if finished_at is None else finished_at
+    metrics = RunMetrics(
+        success=success,
+        duration_seconds=duration,
+        finished_at=finished_at,
+        # A failed run's is filled in from the sink by publish().
+        last_success=finished_at if success else None,
+    )
+    add_run_events(metrics, result_or_events)
+    try:
+        add_warehouse_state(metrics, db)
+    except duckdb.Error as exc:
+        # Another process may hold the write lock; the run's own numbers are still worth sending.
+        log.warning("metrics: warehouse %s not readable (%s); sending run metrics only", db, exc)
+    sink = sink_from_env(db)
+    try:
+        publish(metrics, sink)
+    except OSError as exc:
+        # Metrics are a by-product: an unreachable Pushgateway or a full disk must not turn a
+        # good run red. The log says where they did not go.
+        log.warning("metrics: could not publish to %s: %s", sink, exc)
+        return None
+    log.info("metrics: published to %s", sink)
+    return str(sink)

@@ -1,0 +1,80 @@
+"""`mollie-ledger ui` for real: Dagster's webserver and daemon on a free port, then SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+STARTUP_SECONDS = 180  # loading the definitions in a code server takes ~40 s on a small machine
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_ui_serves_the_project_and_stops_on_sigterm(tmp_path):
+    port = free_port()
+    home = tmp_path / "dagster_home"
+    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_WEBSERVER_URL"}
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "orchestration.cli",
+            "ui",
+            "--port",
+            str(port),
+            "--dagster-home",
+            str(home),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,  # relative paths (data/…) land here, not in the project
+        start_new_session=True,  # its own process group, so a hung run can be cleaned up
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert proc.stdout.readline().startswith(f"Dagster UI: {url}")
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the UI never answered"
+            time.sleep(1)
+        assert (home / "dagster.yaml").exists()
+        query = (
+            "{ repositoriesOrError { ... on RepositoryConnection { nodes { "
+            "schedules { name scheduleState { status } } sensors { name } } } } }"
+        )
+        data = httpx.post(f"{url}/graphql", json={"query": query}, timeout=30).json()["data"]
+        [repo] = data["repositoriesOrError"]["nodes"]
+        assert repo["schedules"] == [
+            {"name": "daily_ledger_schedule", "scheduleState": {"status": "RUNNING"}}
+        ]
+        assert {"reconciliation_findings_alert", "run_failure_alert"} <= {
+            s["name"] for s in repo["sensors"]
+        }
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        proc.stdout.close()
+    assert (home / "history").is_dir(), "the instance persisted in DAGSTER_HOME"
