@@ -30,6 +30,7 @@ import duckdb
 from schwifty import IBAN
 from schwifty.exceptions import InvalidBBANChecksum, InvalidChecksumDigits, SchwiftyException
 
+from extract.records import TABLES
 from transforms.models import discover, table_references
 
 if TYPE_CHECKING:  # pandas takes ~2 s to import; the Dagster definitions import this module
@@ -193,9 +194,10 @@ def _latest(raw: str, key: str, column: str) -> str:
     )
 
 
-def _raw_to_staging(
-    raw: str, staging: str, key: str = "id", amounts: Iterable[tuple[str, str]] = ()
-) -> tuple[Measure, ...]:
+def _raw_to_staging(table: str, amounts: Iterable[tuple[str, str]] = ()) -> tuple[Measure, ...]:
+    """Rows and money sums of raw `mollie.<table>` (latest row per primary key) vs its staging."""
+    raw, staging = f"mollie.{table}", f"staging.stg_mollie__{table}"
+    key = ", ".join(TABLES[table].primary_key)  # the raw table contract's own key
     measures = [Measure("rows", f"(select count(distinct ({key})) from {raw})", _count(staging))]
     for raw_column, staging_column in amounts:
         measures.append(
@@ -207,6 +209,34 @@ def _raw_to_staging(
             )
         )
     return tuple(measures)
+
+
+# Money whose sum must survive raw → staging, per raw table: (raw expression, staging column).
+_AMOUNT = [("amount", "amount")]
+_STAGED_SUMS: dict[str, list[tuple[str, str]]] = {
+    "balance_reports": _AMOUNT,
+    "balance_transactions": [
+        ("initial_amount", "initial_amount"),
+        ("coalesce(deductions, 0)", "deductions"),
+        ("result_amount", "result_amount"),
+    ],
+    "balances": [],
+    "chargebacks": _AMOUNT,
+    "customers": [],
+    "invoice_lines": _AMOUNT,
+    "invoices": [("gross_amount", "gross_amount")],
+    "organizations": [],
+    "payments": _AMOUNT,
+    "profiles": [],
+    "refunds": _AMOUNT,
+    "settlement_captures": _AMOUNT,
+    "settlement_chargebacks": _AMOUNT,
+    "settlement_payments": _AMOUNT,
+    "settlement_periods": [("amount_gross", "amount_gross")],
+    "settlement_refunds": _AMOUNT,
+    "settlements": _AMOUNT,
+    "subscriptions": _AMOUNT,
+}
 
 
 def _count(table: str, where: str = "true") -> str:
@@ -233,85 +263,7 @@ INTEGRITY: dict[str, tuple[Measure, ...]] = {
             money=True,
         ),
     ),
-    "stg_mollie__balance_reports": _raw_to_staging(
-        "mollie.balance_reports",
-        "staging.stg_mollie__balance_reports",
-        "report_id, path",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__balance_transactions": _raw_to_staging(
-        "mollie.balance_transactions",
-        _LEDGER,
-        "id",
-        [
-            ("initial_amount", "initial_amount"),
-            ("coalesce(deductions, 0)", "deductions"),
-            ("result_amount", "result_amount"),
-        ],
-    ),
-    "stg_mollie__balances": _raw_to_staging("mollie.balances", "staging.stg_mollie__balances"),
-    "stg_mollie__chargebacks": _raw_to_staging(
-        "mollie.chargebacks", "staging.stg_mollie__chargebacks", "id", [("amount", "amount")]
-    ),
-    "stg_mollie__customers": _raw_to_staging("mollie.customers", "staging.stg_mollie__customers"),
-    "stg_mollie__invoice_lines": _raw_to_staging(
-        "mollie.invoice_lines",
-        "staging.stg_mollie__invoice_lines",
-        "invoice_id, line_number",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__invoices": _raw_to_staging(
-        "mollie.invoices",
-        "staging.stg_mollie__invoices",
-        "id",
-        [("gross_amount", "gross_amount")],
-    ),
-    "stg_mollie__organizations": _raw_to_staging(
-        "mollie.organizations", "staging.stg_mollie__organizations"
-    ),
-    "stg_mollie__payments": _raw_to_staging(
-        "mollie.payments", "staging.stg_mollie__payments", "id", [("amount", "amount")]
-    ),
-    "stg_mollie__profiles": _raw_to_staging("mollie.profiles", "staging.stg_mollie__profiles"),
-    "stg_mollie__refunds": _raw_to_staging(
-        "mollie.refunds", "staging.stg_mollie__refunds", "id", [("amount", "amount")]
-    ),
-    "stg_mollie__settlement_captures": _raw_to_staging(
-        "mollie.settlement_captures",
-        "staging.stg_mollie__settlement_captures",
-        "settlement_id, id",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__settlement_chargebacks": _raw_to_staging(
-        "mollie.settlement_chargebacks",
-        "staging.stg_mollie__settlement_chargebacks",
-        "settlement_id, id",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__settlement_payments": _raw_to_staging(
-        "mollie.settlement_payments",
-        "staging.stg_mollie__settlement_payments",
-        "settlement_id, id",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__settlement_periods": _raw_to_staging(
-        "mollie.settlement_periods",
-        "staging.stg_mollie__settlement_periods",
-        "settlement_id, year, month, kind, line_no",
-        [("amount_gross", "amount_gross")],
-    ),
-    "stg_mollie__settlement_refunds": _raw_to_staging(
-        "mollie.settlement_refunds",
-        "staging.stg_mollie__settlement_refunds",
-        "settlement_id, id",
-        [("amount", "amount")],
-    ),
-    "stg_mollie__settlements": _raw_to_staging(
-        "mollie.settlements", "staging.stg_mollie__settlements", "id", [("amount", "amount")]
-    ),
-    "stg_mollie__subscriptions": _raw_to_staging(
-        "mollie.subscriptions", "staging.stg_mollie__subscriptions", "id", [("amount", "amount")]
-    ),
+    **{f"stg_mollie__{t}": _raw_to_staging(t, sums) for t, sums in _STAGED_SUMS.items()},
     "balance_ledger": (
         Measure("rows", _count(_LEDGER), _count("marts.balance_ledger")),
         Measure(
