@@ -6,9 +6,12 @@ ifeq ($(UV),)
 UV := python3 -m uv
 endif
 PYTEST_ARGS ?=
+BENCH_SCALE ?= 100000
+BENCH_REPEAT ?= 3
+BENCH_BASELINE := $(wildcard docs/benchmarks-baseline.json)
 UI_PORT ?= 3000
 
-.PHONY: help uv install demo test lint format sandbox ui clean
+.PHONY: help uv install demo test lint format sandbox ui clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +25,10 @@ install: uv ## install the locked environment into .venv
 
 demo: install ## run the pipeline end to end against the built-in Mollie sandbox
 	$(UV) run mollie-ledger demo
+
+bench: install ## time every stage against its yardstick; writes docs/benchmarks.md (BENCH_SCALE=…)
+	$(UV) run mollie-ledger bench --scale $(BENCH_SCALE) --repeat $(BENCH_REPEAT) \
+		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 test: install ## run the whole test suite
 	$(UV) run pytest $(PYTEST_ARGS)

@@ -157,9 +157,20 @@ class MollieInvalidResponseError(MollieError):
     Only a truncated body is retryable: an HTML page or a wrong shape will not fix itself.
     """
 
-    def __init__(self, message: str, *, retryable: bool = False, **kwargs: object) -> None:
+    def __init__(
+        self, message: str, *, retryable: bool = False, reason: str = "", **kwargs: object
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.retryable = retryable
+        self.reason = reason
+
+    @property
+    def summary(self) -> str:
+        # What was wrong with the answer, not its status: "200 on GET /invoices" in a retry
+        # line or the breaker's message would read as if Mollie had answered fine.
+        if not self.reason:
+            return super().summary
+        return f"{self.reason} on {self.request}" if self.request else self.reason
 
 
 class MollieConnectionError(MollieError):
@@ -246,7 +257,11 @@ def invalid_response_error(
         f"({DEFAULT_BASE_URL}) and that no proxy or captive portal answers instead."
     )
     return MollieInvalidResponseError(
-        redact(message, token), retryable=retryable, status=status, request=request
+        redact(message, token),
+        retryable=retryable,
+        reason=redact(reason, token),
+        status=status,
+        request=request,
     )
 
 

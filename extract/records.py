@@ -560,6 +560,13 @@ QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
     "quarantined_at": {"data_type": "timestamp", "timezone": True},
 }
 RAW_LIMIT = 100_000  # characters of raw JSON kept per quarantined record
+# Characters of a reason kept (and logged): a reason quotes the bad value, which can be huge.
+REASON_LIMIT = 500
+
+
+def clip_reason(reason: str) -> str:
+    """The reason, cut to REASON_LIMIT characters (the raw JSON keeps the whole value)."""
+    return reason if len(reason) <= REASON_LIMIT else reason[: REASON_LIMIT - 1] + "…"
 
 
 def object_id(record: object) -> str | None:

@@ -42,6 +42,7 @@ from extract.records import (
     QUARANTINE_TABLE,
     TABLES,
     Row,
+    clip_reason,
     object_id,
     quarantine_row,
 )
@@ -92,6 +93,25 @@ class Progress:
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
 
 
+def settled_in(settlement: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], None]:
+    """A `map_page` check for a settlement's sub-list: an item's `settlementAmount` is in the
+    settlement's currency (Mollie converts a foreign payment); another currency means the item
+    is not what this settlement paid out, and loading it would make its membership look fine."""
+    amount = settlement.get("amount")
+    currency = amount.get("currency") if isinstance(amount, Mapping) else None
+
+    def check(record: Mapping[str, Any]) -> None:
+        settled = record.get("settlementAmount")
+        got = settled.get("currency") if isinstance(settled, Mapping) else None
+        if currency and got and got != currency:
+            raise ValueError(
+                f"settlementAmount.currency: {got!r} in settlement {settlement.get('id')} "
+                f"paid out in {currency}"
+            )
+
+    return check
+
+
 @dataclass
 class MappedPage:
     """One page of records mapped to rows of a table, and the records that could not be."""
@@ -112,17 +132,29 @@ class MappedPage:
 
 
 def map_page(
-    table: str, records: Iterable[Mapping[str, Any]], progress: Progress, **context: Any
+    table: str,
+    records: Iterable[Mapping[str, Any]],
+    progress: Progress,
+    *,
+    check: Callable[[Mapping[str, Any]], None] | None = None,
+    **context: Any,
 ) -> MappedPage:
-    """Map a page of records to rows of `table`; unmappable ones become quarantine rows."""
+    """Map a page of records to rows of `table`; unmappable ones become quarantine rows.
+
+    `check` (optional) raises ValueError for a record that is well-formed but does not belong
+    where it was listed; it is quarantined with that reason like an unmappable one.
+    """
     spec = TABLES[table]
     page = MappedPage([], [])
     for record in records:
         try:
+            if check is not None and isinstance(record, Mapping):
+                check(record)
             page.rows.extend(spec.rows(record, **context))
         except ValueError as exc:
-            log.warning("quarantined a %s record (%s): %s", table, object_id(record), exc)
-            page.quarantine.append(quarantine_row(table, record, str(exc), **context))
+            reason = clip_reason(str(exc))
+            log.warning("quarantined a %s record (%s): %s", table, object_id(record), reason)
+            page.quarantine.append(quarantine_row(table, record, reason, **context))
     progress.page(table, len(page.rows), len(page.quarantine))
     return page
 
@@ -175,8 +207,16 @@ def mollie_source(
             tables, which must not touch the other tables or the shared quarantine).
     """
     progress = progress or Progress()
-    state: dict[str, Any] = {}  # the client and the profile ids, built once per run
+    state: dict[str, Any] = {}  # the client and the short lists, built once per run
+    # Built once under a lock: the settlement sub-list threads ask for them too.
+    lock = threading.RLock()
     forgotten: set[str] = set()
+
+    def shared(key: str, build: Callable[[], Any]) -> Any:
+        with lock:
+            if key not in state:
+                state[key] = build()
+            return state[key]
 
     def resource_state(resource: str, key: str, default: Any) -> Any:
         """`resource`'s incremental state under `key`; forgotten once per run on a re-read."""
@@ -187,13 +227,19 @@ def mollie_source(
         return st.setdefault(key, default)
 
     def client() -> MollieClient:
-        if "client" not in state:
-            state["client"] = client_factory(settings or ClientSettings.from_env())
-        return state["client"]
+        return shared("client", lambda: client_factory(settings or ClientSettings.from_env()))
 
-    def whole_list(table: str, path: str, key: str) -> Callable[[], Iterator[Any]]:
+    def listed(path: str, key: str) -> list[list[dict[str, Any]]]:
+        """The pages of a short list (balances, profiles), read once per run: the table's own
+        resource and the resources that walk each balance or profile all use them."""
+        return shared(f"pages:{path}", lambda: list(client().iter_pages(path, key, prefetch=True)))
+
+    def whole_list(
+        table: str, path: str, key: str, *, short: bool = False
+    ) -> Callable[[], Iterator[Any]]:
         def read() -> Iterator[Any]:
-            for page in client().iter_pages(path, key):
+            pages = listed(path, key) if short else client().iter_pages(path, key, prefetch=True)
+            for page in pages:
                 yield from map_page(table, page, progress).items()
 
         return read
@@ -210,12 +256,8 @@ def mollie_source(
         those lists are read once per profile; a profile API key must not send it."""
         if not scoped or client().settings.token_kind != "organization":
             return [("*", {})]
-        if "profiles" not in state:
-            ids = [
-                p.get("id") for page in client().iter_pages("/profiles", "profiles") for p in page
-            ]
-            state["profiles"] = [i for i in ids if isinstance(i, str)]
-        return [(pid, {"profileId": pid}) for pid in state["profiles"]]
+        ids = [p.get("id") for page in listed("/profiles", "profiles") for p in page]
+        return [(pid, {"profileId": pid}) for pid in ids if isinstance(pid, str)]
 
     def since_lookback(
         table: str, path: str, key: str, *, per_profile: bool = False
@@ -226,7 +268,18 @@ def mollie_source(
                 mark = marks.get(scope)
                 newest = datetime.fromisoformat(mark) if mark else None
                 stop_before = newest - timedelta(days=lookback_days) if newest else None
-                for page in client().iter_pages(path, key, params):
+
+                def reads_on(
+                    items: list[dict[str, Any]], stop: datetime | None = stop_before
+                ) -> bool:
+                    # Newest first: the walk goes on past a page whose oldest item is in the
+                    # window (an unreadable createdAt: do not guess, fetch on demand).
+                    try:
+                        return stop is None or parse_timestamp(items[-1].get("createdAt")) >= stop
+                    except (IndexError, ValueError):
+                        return False
+
+                for page in client().iter_pages(path, key, params, prefetch=reads_on):
                     mapped = map_page(table, page, progress)
                     yield from mapped.items()
                     # Only mapped rows count: a quarantined record's createdAt may be garbage.
@@ -242,7 +295,7 @@ def mollie_source(
 
     def balance_ids() -> Iterator[tuple[str, Mapping[str, Any]]]:
         # A balance without an id is quarantined by the `balances` resource; skip it here.
-        for page in client().iter_pages("/balances", "balances"):
+        for page in listed("/balances", "balances"):
             for balance in page:
                 if isinstance(balance.get("id"), str):
                     yield balance["id"], balance
@@ -252,7 +305,12 @@ def mollie_source(
         for bal_id, _ in balance_ids():
             known, newest = st.get(bal_id), None
             path = f"/balances/{bal_id}/transactions"
-            for page in client().iter_pages(path, "balance_transactions"):
+
+            # Read on past a page until it holds the newest row loaded last time.
+            def reads_on(items: list[dict[str, Any]], known: str | None = known) -> bool:
+                return known is None or all(r.get("id") != known for r in items)
+
+            for page in client().iter_pages(path, "balance_transactions", prefetch=reads_on):
                 if newest is None:
                     newest = page[0].get("id")
                 ids = [r.get("id") for r in page]
@@ -310,7 +368,7 @@ def mollie_source(
                 st[bal_id] = days[-1].isoformat()
 
     def settlement_objects() -> Iterator[list[dict[str, Any]]]:
-        yield from client().iter_pages("/settlements", "settlements")
+        yield from client().iter_pages("/settlements", "settlements", prefetch=True)
 
     def each_page(table: str) -> Callable[[list[dict[str, Any]]], Iterator[Any]]:
         """A transformer body mapping each page of its parent to rows of `table`."""
@@ -331,10 +389,11 @@ def mollie_source(
 
             def fetch(s: dict[str, Any]) -> tuple[dict[str, Any], list[MappedPage]]:
                 path = f"/settlements/{s['id']}/{kind}"
+                check = settled_in(s)
                 pages = [
-                    map_page(table, items, progress, settlement_id=s["id"])
+                    map_page(table, items, progress, check=check, settlement_id=s["id"])
                     for _, params in scopes
-                    for items in client().iter_pages(path, kind, params)
+                    for items in client().iter_pages(path, kind, params, prefetch=True)
                 ]
                 return s, pages
 
@@ -349,15 +408,15 @@ def mollie_source(
         return read
 
     def invoice_objects() -> Iterator[list[dict[str, Any]]]:
-        yield from client().iter_pages("/invoices", "invoices")
+        yield from client().iter_pages("/invoices", "invoices", prefetch=True)
 
     settlement_source = dlt.resource(settlement_objects, name="settlement_objects", selected=False)
     invoice_source = dlt.resource(invoice_objects, name="invoice_objects", selected=False)
 
     return [
         _resource("organizations", single("organizations", "/organizations/me")),
-        _resource("profiles", whole_list("profiles", "/profiles", "profiles")),
-        _resource("balances", whole_list("balances", "/balances", "balances")),
+        _resource("profiles", whole_list("profiles", "/profiles", "profiles", short=True)),
+        _resource("balances", whole_list("balances", "/balances", "balances", short=True)),
         _resource("balance_transactions", balance_transactions),
         _resource("balance_reports", balance_reports),
         settlement_source,

@@ -65,17 +65,23 @@ def exclusive_warehouse(db: str | os.PathLike[str]) -> Iterator[Path]:
 
 
 def _open_lock(path: Path):
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise _unwritable(path, f"{blocker} is a file, not a folder")
+    if path.is_dir():
+        raise _unwritable(path, "it is a directory")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.is_dir():
-            raise IsADirectoryError(f"{path} is a directory")
         return open(lock_path(path), "a+", encoding="ascii")  # held open: the lock lives on it
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise WarehouseError(
-            f"cannot write the warehouse {path}: {reason}; choose a writable file with --db or "
-            "MOLLIE_LEDGER_DB"
-        ) from None
+        raise _unwritable(path, exc.strerror or str(exc)) from None
+
+
+def _unwritable(path: Path, reason: str) -> WarehouseError:
+    return WarehouseError(
+        f"cannot write the warehouse {path}: {reason}; choose a writable file with --db or "
+        "MOLLIE_LEDGER_DB"
+    )
 
 
 def _read_holder(path: Path) -> str:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from orchestration.bench import DEFAULT_REPEAT, DEFAULT_SCALE
 from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
 DEFAULT_NOW = SANDBOX_NOW
@@ -307,6 +308,42 @@ def webhooks(port: int, host: str, queue_path: str | None) -> None:
     serve_webhooks(port=port, host=host, queue_path=queue_path, echo=click.echo)
 
 
+@main.command("erase-customer")
+@click.argument("customer_id")
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
+)
+def erase_customer(customer_id: str, db: str | None) -> None:
+    """Erase one customer's personal data (GDPR): CUSTOMER_ID is its Mollie id, cst_….
+
+    Blanks its name, email, IBANs and card holder in the raw tables (its payments, quarantined
+    records and dlt's archived loads included), puts it on the erase list so later extracts keep
+    them blank, rebuilds the models and checks that the books did not change. Exits 1 if they
+    did. The warehouse file is rewritten so no old copy of the data stays in it (needs as much
+    free disk as the file). Exports and Frappe carry no customer data.
+    """
+    from extract.erasure import ErasureError, check_customer_id
+    from extract.pipeline import warehouse_path
+    from extract.warehouse_lock import WarehouseError
+    from orchestration.endpoint import has_token
+    from transforms.config import ConfigError, LedgerConfig
+    from transforms.erase import erase_and_rebuild, format_outcome
+
+    try:
+        check_customer_id(customer_id)
+        config = LedgerConfig.load()
+        key = config.require_pii_key(using_sandbox=not has_token())
+        outcome = erase_and_rebuild(warehouse_path(db), customer_id, config, key)
+    except (ErasureError, WarehouseError, ConfigError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(format_outcome(outcome))
+    if not outcome.books_intact:
+        sys.exit(1)
+
+
 def _log_to_stderr() -> None:
     """Show our progress and warnings (sandbox in use, retries, quarantine) on stderr."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
@@ -378,11 +415,13 @@ def extract(full_refresh: bool, resources: str | None, db: str | None) -> None:
 @main.command()
 @click.option(
     "--scale",
-    default=100_000,
+    default=DEFAULT_SCALE,
     show_default=True,
-    help="Sandbox payments (over 120 days) for the extract, transforms and exports.",
+    help=f"Sandbox payments (over {SANDBOX_DAYS} days) for the extract, transforms and exports.",
 )
-@click.option("--repeat", default=3, show_default=True, help="Runs per figure (the median counts).")
+@click.option(
+    "--repeat", default=DEFAULT_REPEAT, show_default=True, help="Runs per figure (the median)."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, path_type=Path),

@@ -19,6 +19,8 @@ import duckdb
 from extract.pipeline import warehouse_path
 from extract.warehouse_lock import WarehouseError, exclusive_warehouse
 from orchestration.report_asset import REPORT_KEY
+from orchestration.stale_runs import release_dead_runs, run_tags
+from transforms.config import ConfigError, LedgerConfig
 
 
 @dataclass
@@ -109,13 +111,15 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
 
     The run holds the warehouse from start to end (extract.warehouse_lock): a second run started
     meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
+    An unusable ledger configuration is refused before anything is read from Mollie.
     """
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
     with ExitStack() as held:
         try:
             held.enter_context(exclusive_warehouse(warehouse_path(db_path)))
-        except WarehouseError as exc:
+            LedgerConfig.load()
+        except (WarehouseError, ConfigError) as exc:
             return RunSummary(success=False, failures=[str(exc)])
         return _run_job(db_path)
 
@@ -126,10 +130,13 @@ def _run_job(db_path: str | os.PathLike[str] | None) -> RunSummary:
 
     job = defs.resolve_job_def("daily_ledger")
     with _instance() as instance:
+        release_dead_runs(instance)  # a killed run's pool slot would hold this one for ever
         # Dagster's own step-by-step log is for the UI; the CLI prints a summary instead.
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         started = time.monotonic()
-        result = job.execute_in_process(instance=instance, raise_on_error=False, run_config=quiet)
+        result = job.execute_in_process(
+            instance=instance, raise_on_error=False, run_config=quiet, tags=run_tags()
+        )
     record_run_metrics(result, time.monotonic() - started, result.success, db_path)
     summary = summarise_warehouse(warehouse_path(db_path))
     summary.success = result.success

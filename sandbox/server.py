@@ -72,6 +72,9 @@ class FaultConfig:
     server_error_share: float = 0.0  # 500 / 502 / 503 problem JSON
     drop_share: float = 0.0  # connection closed without a response
     slow_share: float = 0.0  # answered after `slow_seconds`
+    # Headers promise the whole body (Content-Length), half of it is sent, then the connection
+    # closes: a proxy or Mollie dying mid-response.
+    truncate_share: float = 0.0
     slow_seconds: float = 1.0
     retry_after_seconds: int = 1
     max_faults_per_url: int = 2  # then the target is always answered normally
@@ -80,7 +83,11 @@ class FaultConfig:
     @property
     def active(self) -> bool:
         return (
-            self.rate_limit_share + self.server_error_share + self.drop_share + self.slow_share
+            self.rate_limit_share
+            + self.server_error_share
+            + self.drop_share
+            + self.slow_share
+            + self.truncate_share
         ) > 0
 
 
@@ -855,6 +862,7 @@ class _Faults:
                 ("server_error", c.server_error_share),
                 ("drop", c.drop_share),
                 ("slow", c.slow_share),
+                ("truncate", c.truncate_share),
             ):
                 edge += share
                 if roll < edge:
@@ -881,16 +889,25 @@ class _Handler(TrackedHandler):
             log.info('"%s" %s %s', self.requestline, code, size)
 
     # -- responses ----------------------------------------------------------------------------
-    def _send(self, status: int, body: dict, headers: dict[str, str] | None = None) -> None:
+    def _send(
+        self,
+        status: int,
+        body: dict,
+        headers: dict[str, str] | None = None,
+        truncate: bool = False,
+    ) -> None:
         data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         self.send_response(status)
         self.send_header("Content-Type", HAL)
         self.send_header("Content-Length", str(len(data)))
         for k, v in (headers or {}).items():
             self.send_header(k, v)
+        if truncate:
+            self.close_connection = True
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(data)
+            # A truncated answer keeps the full Content-Length but stops halfway, then closes.
+            self.wfile.write(data[: len(data) // 2] if truncate else data)
 
     def _error(self, err: ApiError) -> None:
         self._send(err.status, err.body(), err.headers)
@@ -906,7 +923,8 @@ class _Handler(TrackedHandler):
         owner = self.server.owner
         split = urlsplit(self.path)
         path = split.path
-        owner._count(path)
+        owner._count(path, self.path)
+        fault = None
         if path.startswith("/v2/") or path == "/v2":
             fault = owner._faults.decide(self.path)
             if fault == "rate_limit":
@@ -940,7 +958,7 @@ class _Handler(TrackedHandler):
             log.exception("sandbox failed on %s", path)
             self._error(ApiError(500, "An internal error occurred in the sandbox."))
             return
-        self._send(200, body)
+        self._send(200, body, truncate=fault == "truncate")
 
     def do_HEAD(self) -> None:
         self.do_GET()
@@ -978,6 +996,7 @@ class SandboxServer(BackgroundHTTPService):
         access_token: str = DEFAULT_ACCESS_TOKEN,
         quiet: bool = True,
         warm: bool = True,
+        log_requests: bool = False,
     ) -> None:
         if not access_token.startswith("access_"):
             raise ValueError("an organization access token starts with 'access_'")
@@ -992,6 +1011,10 @@ class SandboxServer(BackgroundHTTPService):
         self._faults = _Faults(self.faults)
         self._count_lock = threading.Lock()
         self.request_count: Counter[str] = Counter()
+        # Every request target (path and query) in order, when asked for: the benchmark replays
+        # exactly the pages an extract fetched. Off by default, so a long-running sandbox
+        # does not grow.
+        self.request_log: list[str] | None = [] if log_requests else None
         self._set_keys()
 
     def _set_keys(self) -> None:
@@ -1036,9 +1059,11 @@ class SandboxServer(BackgroundHTTPService):
         return self.world
 
     # -- per request ----------------------------------------------------------------------------
-    def _count(self, path: str) -> None:
+    def _count(self, path: str, target: str) -> None:
         with self._count_lock:
             self.request_count[path] += 1
+            if self.request_log is not None:
+                self.request_log.append(target)
 
     def _context(self, handler: _Handler, path: str, query: str) -> Ctx:
         header = handler.headers.get("Authorization") or ""

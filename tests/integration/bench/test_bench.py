@@ -1,0 +1,86 @@
+"""`mollie-ledger bench` at a tiny scale: every stage runs and the report has every section.
+
+No timing is asserted anywhere: the figures depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from orchestration.bench import request_breakdown
+from orchestration.bench_report import to_markdown
+from orchestration.cli import main
+
+SECTIONS = (
+    "## Machine",
+    "## Targets",
+    "## The limit: a bare walk of the same pages",
+    "## Full extract",
+    "## No-change rerun",
+    "## One day of new data",
+    "## Transforms",
+    "## Gates",
+    "## Exports",
+    "## make demo",
+    "## Profiles",
+)
+FIGURES = (
+    "meta",
+    "world",
+    "walk",
+    "extract",
+    "rerun_no_change",
+    "rerun_one_day",
+    "transforms",
+    "gates",
+    "exports",
+    "demo",
+    "targets",
+    "profiles",
+)
+
+
+@pytest.mark.slow
+def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
+    out = tmp_path / "benchmarks.md"
+    args = ["bench", "--scale", "300", "--repeat", "1", "--demo-payments", "300"]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+
+    markdown = out.read_text()
+    for section in SECTIONS:
+        assert section in markdown, section
+    results = json.loads(out.with_suffix(".json").read_text())
+    assert set(FIGURES) <= set(results)
+    assert results["walk"]["requests"] == results["extract"]["requests"] > 0
+    assert results["extract"]["peak_rss_bytes"] > 0
+    assert results["rerun_no_change"]["requests"] > 0
+    assert results["transforms"]["models"]
+    assert len(results["demo"]["exit_codes"]) == 1  # timed whatever its outcome
+    assert len(results["targets"]) == 7
+    assert all(isinstance(t["met"], bool) for t in results["targets"])
+    # Profiles are taken for missed targets only; whichever were taken have their functions.
+    assert all(p["top"] for p in results["profiles"].values())
+    # A later run shows this one as its baseline.
+    assert "## Before and after" in to_markdown(results, baseline=results)
+
+
+def test_requests_are_counted_per_list_walked() -> None:
+    targets = [
+        "/v2/payments?limit=250&profileId=pfl_a",
+        "/v2/payments?from=tr_x&limit=250&profileId=pfl_a",
+        "/v2/payments?limit=250&profileId=pfl_b",
+        "/v2/balances/bal_1/transactions?limit=250",
+        "/v2/balances/bal_1/transactions?limit=1",
+        "/v2/balances/bal_2/transactions?limit=250",
+    ]
+    breakdown = request_breakdown(targets)
+    assert breakdown["requests"] == 6
+    assert breakdown["max_per_stream"] == 2
+    assert breakdown["by_endpoint"] == {
+        "/v2/balances/{id}/transactions": {"requests": 3, "streams": 2, "max": 2},
+        "/v2/payments": {"requests": 3, "streams": 2, "max": 2},
+    }
