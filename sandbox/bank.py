@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import random
 import xml.etree.ElementTree as ET
 from collections.abc import Collection, Mapping
@@ -263,6 +264,41 @@ def camt053_document(world: World, statement: Statement) -> bytes:
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True) + b"\n"
 
 
+def _csv_document(st: Statement) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for line in st.lines:
+        writer.writerow(
+            [
+                st.balance.iban,
+                line.booking.isoformat(),
+                line.value.isoformat(),
+                fmt(line.amount, 2),
+                st.balance.currency,
+                line.counterparty_name or "",
+                line.counterparty_iban or "",
+                line.description,
+                "" if line.end_to_end_id == NOT_PROVIDED else line.end_to_end_id,
+            ]
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def _write(
+    world: World, folder: str | Path, name: str, suffix: str, render, **options
+) -> list[Path]:
+    """One file per payout account: `<name>_<iban>_<last day>.<suffix>`, rendered by `render`."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for st in statements(world, **options):
+        path = folder / f"{name}_{st.balance.iban}_{st.last_day:%Y-%m-%d}.{suffix}"
+        path.write_bytes(render(st))
+        paths.append(path)
+    return paths
+
+
 def write_camt053(
     world: World,
     folder: str | Path,
@@ -272,14 +308,16 @@ def write_camt053(
     amount_delta: Mapping[str, Decimal] | None = None,
 ) -> list[Path]:
     """Write one CAMT.053 file per payout account into `folder`; returns their paths."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for st in statements(world, omit=omit, delay_days=delay_days, amount_delta=amount_delta):
-        path = folder / f"camt053_{st.balance.iban}_{st.last_day:%Y-%m-%d}.xml"
-        path.write_bytes(camt053_document(world, st))
-        paths.append(path)
-    return paths
+    return _write(
+        world,
+        folder,
+        "camt053",
+        "xml",
+        lambda st: camt053_document(world, st),
+        omit=omit,
+        delay_days=delay_days,
+        amount_delta=amount_delta,
+    )
 
 
 def write_bank_csv(
@@ -291,27 +329,13 @@ def write_bank_csv(
     amount_delta: Mapping[str, Decimal] | None = None,
 ) -> list[Path]:
     """Write the same lines as `write_camt053` in the simple CSV format, one file per account."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for st in statements(world, omit=omit, delay_days=delay_days, amount_delta=amount_delta):
-        path = folder / f"bank_{st.balance.iban}_{st.last_day:%Y-%m-%d}.csv"
-        with path.open("w", encoding="utf-8", newline="") as f:
-            out = csv.writer(f, lineterminator="\n")
-            out.writerow(CSV_HEADER)
-            for line in st.lines:
-                out.writerow(
-                    [
-                        st.balance.iban,
-                        line.booking.isoformat(),
-                        line.value.isoformat(),
-                        fmt(line.amount, 2),
-                        st.balance.currency,
-                        line.counterparty_name or "",
-                        line.counterparty_iban or "",
-                        line.description,
-                        "" if line.end_to_end_id == NOT_PROVIDED else line.end_to_end_id,
-                    ]
-                )
-        paths.append(path)
-    return paths
+    return _write(
+        world,
+        folder,
+        "bank",
+        "csv",
+        _csv_document,
+        omit=omit,
+        delay_days=delay_days,
+        amount_delta=amount_delta,
+    )
