@@ -25,11 +25,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import dlt
@@ -91,6 +92,25 @@ class Progress:
 
 
 MERGE = {"disposition": "merge", "strategy": "delete-insert"}
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def bounded_map(
+    pool: ThreadPoolExecutor, fn: Callable[[T], R], items: Iterable[T], window: int
+) -> Iterator[R]:
+    """`pool.map(fn, items)`, in order, with at most `window` results running or waiting.
+
+    `Executor.map` submits every item at once, so the mapped rows of every settlement on a page
+    (a year of settlement payments) would wait in memory together; this keeps memory flat.
+    """
+    pending: deque[Future[R]] = deque()
+    for item in items:
+        pending.append(pool.submit(fn, item))
+        if len(pending) >= window:
+            yield pending.popleft().result()
+    while pending:
+        yield pending.popleft().result()
 
 
 def settled_in(settlement: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], None]:
@@ -399,7 +419,7 @@ def mollie_source(
 
             # Bounded concurrency: a few settlements at a time; each yields its pages whole.
             with ThreadPoolExecutor(max_workers=SUBLIST_WORKERS) as pool:
-                for s, pages in pool.map(fetch, todo):
+                for s, pages in bounded_map(pool, fetch, todo, SUBLIST_WORKERS):
                     for mapped in pages:
                         yield from mapped.items()
                     if s.get("status") in FINAL_SETTLEMENT_STATUSES:

@@ -613,31 +613,33 @@ def demo_met(r: dict[str, Any]) -> bool:
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8: what was measured, whether it is met, and a note on the scale."""
+    """Each target of issue 8: what was measured, whether it is met, and what explains it."""
     ex, nc, tf, demo = r["extract"], r["rerun_no_change"], r["transforms"], r["demo"]
     ledger = tf["balance_transactions"]
-    at_scale = f"measured at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""
+    at_scale = f"at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""
     rows = ex["rows_total"]
     per_million = tf["seconds"] * 1e6 / ledger if ledger else float("nan")
-    missed = "see Profiles"
+    slowest = next(iter(tf["models"].items()), ("–", 0.0))
+    over_two = ", ".join(f"`{e}`: {v['max']}" for e, v in nc["by_endpoint"].items() if v["max"] > 2)
+    rerun_ok = (nc["ratio_to_extract"] or 1) <= 0.05
     return [
         _target(
             "full extract ≤ 1.2 × the bare walk",
             f"{ex['ratio_to_walk']:.2f} × ({ex['seconds']:.1f} s vs {r['walk']['seconds']:.1f} s)",
             extract_ratio_met(r),
-            "" if extract_ratio_met(r) else missed,
+            _steps_note(ex) + ("" if extract_ratio_met(r) else "; see Profiles"),
         ),
         _target(
             "no-change rerun ≤ 5 % of the full extract",
             f"{nc['ratio_to_extract']:.1%} ({nc['seconds']:.2f} s)",
-            (nc["ratio_to_extract"] or 1) <= 0.05,
-            "" if (nc["ratio_to_extract"] or 1) <= 0.05 else missed,
+            rerun_ok,
+            "" if rerun_ok else f"{nc['requests']} requests; {_steps_note(nc)}; see Profiles",
         ),
         _target(
             "no-change rerun ≤ 2 requests per stream",
             f"at most {nc['max_per_stream']} per stream ({nc['requests']} requests)",
             nc["max_per_stream"] <= 2,
-            ", ".join(f"`{e}`: {v['max']}" for e, v in nc["by_endpoint"].items() if v["max"] > 2),
+            f"over 2: {over_two}" if over_two else "",
         ),
         _target(
             "all transforms over 1 M balance transactions ≤ 20 s",
@@ -646,30 +648,49 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             f"{at_scale}; scaled linearly to 1 M (fixed costs too): {per_million:.0f} s"
             if at_scale
             else "",
+            full_scale=not at_scale,
         ),
         _target(
             "all transforms ≤ 5 × the bare scan",
             f"{tf['ratio_to_scan']:.0f} × ({tf['seconds']:.2f} s vs {tf['scan_seconds']:.3f} s)",
             (tf["ratio_to_scan"] or float("inf")) <= 5,
-            at_scale,
+            f"{len(tf['models'])} models, each written as a table; slowest {slowest[0]} "
+            f"{slowest[1]:.2f} s" + (f"; {at_scale}" if at_scale else ""),
+            full_scale=not at_scale,
         ),
         _target(
             "peak RSS of a 1 M-row load ≤ 1 GiB",
             f"{ex['peak_rss_bytes'] / GIB:.2f} GiB",
             ex["peak_rss_bytes"] <= GIB,
             f"a load of {rows:,} rows, not 1 M" if rows < 1e6 else "",
+            full_scale=rows >= 1e6,
         ),
         _target(
             "`make demo` at default scale ≤ 90 s",
             f"{demo['seconds']:.1f} s",
             demo_met(r),
             "" if demo["default_scale"] else f"at {demo['payments']} payments, not the default",
+            full_scale=demo["default_scale"],
         ),
     ]
 
 
-def _target(name: str, measured: str, met: bool, note: str = "") -> dict[str, Any]:
-    return {"target": name, "measured": measured, "met": bool(met), "note": note}
+def _steps_note(run: dict[str, Any]) -> str:
+    steps = run.get("steps") or {}
+    return "dlt: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+
+
+def _target(
+    name: str, measured: str, met: bool, note: str = "", full_scale: bool = True
+) -> dict[str, Any]:
+    """`full_scale` False: measured below the target's own scale (1 M rows, the demo's size)."""
+    return {
+        "target": name,
+        "measured": measured,
+        "met": bool(met),
+        "at_target_scale": full_scale,
+        "note": note,
+    }
 
 
 # -- the whole run ------------------------------------------------------------------------------

@@ -139,16 +139,18 @@ def to_markdown(r: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
     ]
     out += _table(
         ["target (issue 8)", "measured", "met", "note"],
-        [
-            [t["target"], t["measured"], "yes" if t["met"] else "**no**", t["note"]]
-            for t in r["targets"]
-        ],
+        [[t["target"], t["measured"], _met(t), t["note"]] for t in r["targets"]],
     )
     out += _before_after(r, baseline)
     out += _extract_sections(r)
     out += _later_sections(r)
     out += _profiles(r)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _met(target: dict[str, Any]) -> str:
+    met = "yes" if target["met"] else "**no**"
+    return met if target.get("at_target_scale", True) else f"{met} (below its scale)"
 
 
 HEADLINES: list[tuple[str, tuple[str, ...]]] = [

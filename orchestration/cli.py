@@ -474,7 +474,9 @@ def bench(scale, repeat, out, demo_payments, baseline, note, profile) -> None:
     before = json.loads(baseline.read_text()) if baseline else None
     md, js = write_reports(results, out, before)
     for t in results["targets"]:
-        click.echo(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: {t['measured']}")
+        verdict = "met" if t["met"] else "MISSED"
+        scale = "" if t["at_target_scale"] else " (below its scale)"
+        click.echo(f"  [{verdict}] {t['target']}: {t['measured']}{scale}")
     click.echo(f"Wrote {md} and {js}")
 
 
