@@ -497,6 +497,11 @@ class Bench:
             "setup_seconds": setup.median,
             "suites": len(suites),
             "suites_failed": sum(1 for r in results if not r.success),
+            "failed": [
+                f"{s.schema}.{s.table}"
+                for s, r in zip(suites, results, strict=True)
+                if not r.success
+            ],
         }
 
     # -- exports --------------------------------------------------------------------------------

@@ -271,7 +271,9 @@ def _later_sections(r: dict[str, Any]) -> list[str]:
     if gates.get("status") == "measured":
         out += [
             f"{gates['suites']} expectation suites: **{_s(gates['seconds'])}** "
-            f"(runs {_runs(gates['runs'])}; {gates['suites_failed']} suite(s) failed). "
+            f"(runs {_runs(gates['runs'])}; {gates['suites_failed']} suite(s) failed"
+            + (f": {', '.join(gates['failed'])}" if gates.get("failed") else "")
+            + "). "
             f"`import great_expectations` in a fresh interpreter: "
             f"**{_s(gates['import_seconds'])}**; the first runner of a process (that import and "
             f"the GX context): {_s(gates['setup_seconds'])}.",
