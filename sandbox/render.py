@@ -140,9 +140,24 @@ def _payment_details(p: Payment, status: str) -> dict[str, Any] | None:
             "feeRegion": _fee_region(p),
         }
     if p.method == "paypal":
-        ref = hashlib.blake2b(p.id.encode(), digest_size=8).hexdigest().upper()
-        return {"consumerName": _holder_name(p), "paypalReference": ref[:17]}
+        return {"consumerName": _holder_name(p), "paypalReference": paypal_reference(p.id)}
     return None
+
+
+# PayPal's transaction ids as Mollie shows them ("9AL35361CF606152E"): 17 characters, letters at
+# fixed places. A digits-only reference (an earlier hex rendering, ~1 in 2,000) could look like a
+# full card number to the privacy gate, which no real PayPal reference does.
+_PAYPAL_SHAPE = "DLLDDDDDLLDDDDDDL"  # D: digit, L: letter
+_LETTERS = "ABCDEFGHJKLMNPRSTUVWXY"
+
+
+def paypal_reference(payment_id: str) -> str:
+    """A deterministic PayPal reference for a payment, shaped like PayPal's own."""
+    digest = hashlib.blake2b(payment_id.encode(), digest_size=len(_PAYPAL_SHAPE)).digest()
+    return "".join(
+        _LETTERS[b % len(_LETTERS)] if kind == "L" else str(b % 10)
+        for kind, b in zip(_PAYPAL_SHAPE, digest, strict=True)
+    )
 
 
 def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
