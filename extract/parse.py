@@ -372,5 +372,3 @@ def canonical_resource(name: str) -> str:
     "balance_transactions" all become "balance_transaction" (the fixtures and S1 disagree)."""
     name = name.strip().lower().replace("-", "_")
     return name[:-1] if name.endswith("s") else name
-
-

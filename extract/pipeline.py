@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,8 @@ def run_extract(
     full_refresh: bool = False,
     settings: ClientSettings | None = None,
     lookback_days: int | None = None,
+    sweep_hours: float | None = None,
+    clock: Callable[[], datetime] | None = None,
     client_factory: Callable[[ClientSettings], MollieClient] | None = None,
 ) -> ExtractResult:
     """Extract Mollie into the warehouse once.
@@ -142,6 +145,9 @@ def run_extract(
             and merged; other tables, and the quarantine all tables share, are left alone.
         settings: how to reach Mollie (default: from the environment).
         lookback_days: override the look-back window for mutable objects.
+        sweep_hours: override how old the last look-back sweep may be before a run sweeps
+            again though no money moved (0: sweep now; see extract.source).
+        clock: the wall clock the sweep's age is measured with (tests move it).
         client_factory: builds the HTTP client (tests wrap the transport).
 
     Raises:
@@ -156,6 +162,10 @@ def run_extract(
     kwargs: dict[str, Any] = {"settings": settings, "progress": progress}
     if lookback_days is not None:
         kwargs["lookback_days"] = lookback_days
+    if sweep_hours is not None:
+        kwargs["sweep_hours"] = sweep_hours
+    if clock is not None:
+        kwargs["clock"] = clock
     if client_factory is not None:
         kwargs["client_factory"] = client_factory
     # dlt's own refresh of a few resources would drop `quarantine` with whichever resource

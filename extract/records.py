@@ -597,4 +597,3 @@ def quarantine_row(table: str, record: object, reason: str, **context: Any) -> R
 def money_columns(table: Table) -> list[str]:
     """The table's DECIMAL columns (amounts), from its declaration."""
     return [name for name, hint in table.columns().items() if hint["data_type"] == "decimal"]
-

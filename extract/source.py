@@ -5,12 +5,19 @@ survives a lost working folder):
 
 - `balance_transactions` is an immutable ledger: walk each balance newest-first and stop at the
   newest id loaded last time (the `from` cursor is inclusive, so rows merge on `id`).
-- `payments`, `refunds`, `chargebacks`, `customers` are mutable: walk newest-first until a page
-  ends before (newest `createdAt` seen last time − look-back window), merge on `id`.
-- `settlements`, `invoices`, `subscriptions`, `balances`, `profiles`, `organizations` are small or
-  change anywhere in their history: read whole each run, merge on `id` (periods come with the
-  settlement). A settlement's sub-lists are read until the settlement is final (`paidout` or
-  `failed`), then never again.
+- `payments`, `refunds`, `chargebacks`, `customers`, `subscriptions` are mutable. Every run walks
+  them newest-first to the newest `createdAt` loaded last time (the new objects: one page when
+  nothing is new). A look-back sweep reads on to (that mark − look-back window; subscriptions:
+  their whole history, they change anywhere in it) to pick up changed objects, when money moved
+  (a balance's newest ledger row is not the one seen at the last sweep: refunds, chargebacks and
+  settlements change the payments they touch) or the last sweep is `sweep_hours` old (changes
+  that move no money: an open payment expiring, a subscription canceled). So a daily run sweeps,
+  and a rerun minutes later with nothing new costs a request or two per list. Merge on `id`.
+- `settlements`, `invoices`, `balances`, `profiles`, `organizations` are small: read whole each
+  run, merge on `id` (periods come with the settlement). A settlement's sub-lists are read until
+  the settlement is final (`paidout` or `failed`), then never again; an open one's only when the
+  settlement object changed since they were last read (a new payment changes its amount and
+  periods).
 - `balance_reports`: one `status-balances` report per balance and Amsterdam day, from the last
   day loaded (re-read, it may have been incomplete) up to the day of the newest ledger row; a
   first load goes `report_days` back, but not before the balance was created.
@@ -22,6 +29,7 @@ go to `quarantine` with the reason and the raw JSON.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 import time
@@ -29,11 +37,12 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import dlt
+import orjson
 from dlt.sources import DltResource
 
 from extract.client import MollieClient
@@ -54,6 +63,8 @@ AMS = ZoneInfo("Europe/Amsterdam")
 FINAL_SETTLEMENT_STATUSES = {"paidout", "failed"}
 SUBLISTS = ("payments", "refunds", "chargebacks", "captures")
 DEFAULT_LOOKBACK_DAYS = 60
+# Under a day, so a daily schedule sweeps every run; reruns and webhook runs between do not.
+DEFAULT_SWEEP_HOURS = 12.0
 DEFAULT_REPORT_DAYS = 120
 SUBLIST_WORKERS = 4  # bounded concurrency for settlement sub-lists
 
@@ -111,6 +122,31 @@ def bounded_map(
             yield pending.popleft().result()
     while pending:
         yield pending.popleft().result()
+
+
+def fingerprint(obj: Mapping[str, Any]) -> str:
+    """A digest of an API object's content (its `_links` left out): equal means unchanged."""
+    body = {k: v for k, v in obj.items() if k != "_links"}
+    return hashlib.blake2b(
+        orjson.dumps(body, option=orjson.OPT_SORT_KEYS, default=str), digest_size=16
+    ).hexdigest()
+
+
+def sweep_due(
+    last: Mapping[str, Any], heads: Mapping[str, str | None], now: datetime, every: timedelta
+) -> bool:
+    """Whether a mutable list's look-back sweep is due (see the module docstring).
+
+    `last` is the list's record of its previous sweep ({"at": iso, "ledger_heads": {...}});
+    `heads` the newest ledger row id of each balance now.
+    """
+    at = last.get("at")
+    if not at or last.get("ledger_heads") != dict(heads):
+        return True
+    try:
+        return now - datetime.fromisoformat(at) >= every
+    except (TypeError, ValueError):
+        return True  # a state written by something else: sweep rather than trust it
 
 
 def settled_in(settlement: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], None]:
@@ -212,19 +248,24 @@ def mollie_source(
     progress: Progress | None = None,
     client_factory: Callable[[ClientSettings], MollieClient] = MollieClient,
     reread: bool = False,
+    sweep_hours: float = DEFAULT_SWEEP_HOURS,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> list[DltResource]:
     """All Mollie finance resources.
 
     Args:
         settings: how to reach Mollie; read from the environment at run time when omitted (so
             building the source, e.g. for Dagster definitions, needs no token).
-        lookback_days: how far back mutable objects are re-read each run.
+        lookback_days: how far back a look-back sweep re-reads mutable objects.
         report_days: how many days of daily balance reports a first load reads.
         progress: receives row/page counts (the CLI prints them).
         client_factory: builds the HTTP client (tests inject counting clients).
         reread: ignore the incremental state and read every resource from the start; rows are
             merged as always, so nothing loaded before is dropped (a full refresh of a few
             tables, which must not touch the other tables or the shared quarantine).
+        sweep_hours: sweep the mutable lists' look-back window when the last sweep is this
+            old, even if no money moved (0: every run).
+        clock: the wall clock, for the age of the last sweep (tests move it).
     """
     progress = progress or Progress()
     state: dict[str, Any] = {}  # the client and the short lists, built once per run
@@ -254,12 +295,9 @@ def mollie_source(
         resource and the resources that walk each balance or profile all use them."""
         return shared(f"pages:{path}", lambda: list(client().iter_pages(path, key, prefetch=True)))
 
-    def whole_list(
-        table: str, path: str, key: str, *, short: bool = False
-    ) -> Callable[[], Iterator[Any]]:
+    def whole_list(table: str, path: str, key: str) -> Callable[[], Iterator[Any]]:
         def read() -> Iterator[Any]:
-            pages = listed(path, key) if short else client().iter_pages(path, key, prefetch=True)
-            for page in pages:
+            for page in listed(path, key):
                 yield from map_page(table, page, progress).items()
 
         return read
@@ -279,21 +317,49 @@ def mollie_source(
         ids = [p.get("id") for page in listed("/profiles", "profiles") for p in page]
         return [(pid, {"profileId": pid}) for pid in ids if isinstance(pid, str)]
 
-    def since_lookback(
-        table: str, path: str, key: str, *, per_profile: bool = False
+    def ledger_heads() -> dict[str, Mapping[str, Any] | None]:
+        """The newest ledger row of each balance, read once per run (one request a balance).
+
+        Where each ledger walk ends, the last day of balance reports, and whether money moved
+        since a mutable list's last sweep.
+        """
+
+        def read() -> dict[str, Mapping[str, Any] | None]:
+            heads: dict[str, Mapping[str, Any] | None] = {}
+            for bal_id, _ in balance_ids():
+                first = client().get(f"/balances/{bal_id}/transactions", {"limit": 1})
+                rows = (first.get("_embedded") or {}).get("balance_transactions") or []
+                heads[bal_id] = rows[0] if rows and isinstance(rows[0], Mapping) else None
+            return heads
+
+        return shared("ledger_heads", read)
+
+    def head_ids() -> dict[str, str | None]:
+        return {b: (h or {}).get("id") for b, h in ledger_heads().items()}
+
+    def mutable_list(
+        table: str, path: str, key: str, *, per_profile: bool = False, whole_history: bool = False
     ) -> Callable[[], Iterator[Any]]:
         def read() -> Iterator[Any]:
             marks = resource_state(table, "newest_created_at", {})
+            last_sweep = resource_state(table, "last_sweep", {})
+            started, heads = clock(), head_ids()
+            sweep = sweep_due(last_sweep, heads, started, timedelta(hours=sweep_hours))
             for scope, params in profile_scopes(per_profile):
                 mark = marks.get(scope)
                 newest = datetime.fromisoformat(mark) if mark else None
-                stop_before = newest - timedelta(days=lookback_days) if newest else None
+                if newest is None or (sweep and whole_history):
+                    stop_before = None  # a first load, or a sweep of the whole history
+                elif sweep:
+                    stop_before = newest - timedelta(days=lookback_days)
+                else:
+                    stop_before = newest  # only what is new since the last run
 
                 def reads_on(
                     items: list[dict[str, Any]], stop: datetime | None = stop_before
                 ) -> bool:
-                    # Newest first: the walk goes on past a page whose oldest item is in the
-                    # window (an unreadable createdAt: do not guess, fetch on demand).
+                    # Newest first: the walk goes on past a page whose oldest item is not older
+                    # than the stop (an unreadable createdAt: do not guess, fetch on demand).
                     try:
                         return stop is None or parse_timestamp(items[-1].get("createdAt")) >= stop
                     except (IndexError, ValueError):
@@ -310,6 +376,11 @@ def mollie_source(
                         break
                 if newest:
                     marks[scope] = newest.isoformat()
+            if sweep:
+                last_sweep.update(at=started.isoformat(), ledger_heads=heads)
+            log.info(
+                "%s: %s", table, "look-back sweep" if sweep else "new objects only (no sweep due)"
+            )
 
         return read
 
@@ -322,8 +393,11 @@ def mollie_source(
 
     def balance_transactions() -> Iterator[Any]:
         st = resource_state("balance_transactions", "last_id", {})
+        heads = head_ids()
         for bal_id, _ in balance_ids():
             known, newest = st.get(bal_id), None
+            if known is not None and heads.get(bal_id) == known:
+                continue  # nothing new in this balance's ledger
             path = f"/balances/{bal_id}/transactions"
 
             # Read on past a page until it holds the newest row loaded last time.
@@ -354,11 +428,10 @@ def mollie_source(
         ledger row. None when the ledger is empty or its newest row is unreadable (quarantined
         by `balance_transactions`).
         """
-        first = client().get(f"/balances/{bal_id}/transactions", {"limit": 1})
-        newest = (first.get("_embedded") or {}).get("balance_transactions") or []
+        head = ledger_heads().get(bal_id)
         try:
-            last_day = parse_timestamp(newest[0].get("createdAt")).astimezone(AMS).date()
-        except (IndexError, ValueError):
+            last_day = parse_timestamp((head or {}).get("createdAt")).astimezone(AMS).date()
+        except ValueError:
             return []
         if last_loaded:
             day = date.fromisoformat(last_loaded)
@@ -403,7 +476,14 @@ def mollie_source(
 
         def read(page: list[dict[str, Any]]) -> Iterator[Any]:
             done = resource_state(table, "final", [])
-            todo = [s for s in page if isinstance(s.get("id"), str) and s["id"] not in done]
+            read_as = resource_state(table, "open_read_as", {})  # open settlement -> fingerprint
+            todo = [
+                s
+                for s in page
+                if isinstance(s.get("id"), str)
+                and s["id"] not in done
+                and read_as.get(s["id"]) != fingerprint(s)
+            ]
 
             scopes = profile_scopes(kind == "payments")
 
@@ -424,6 +504,9 @@ def mollie_source(
                         yield from mapped.items()
                     if s.get("status") in FINAL_SETTLEMENT_STATUSES:
                         done.append(s["id"])
+                        read_as.pop(s["id"], None)
+                    else:
+                        read_as[s["id"]] = fingerprint(s)
 
         return read
 
@@ -435,8 +518,8 @@ def mollie_source(
 
     return [
         _resource("organizations", single("organizations", "/organizations/me")),
-        _resource("profiles", whole_list("profiles", "/profiles", "profiles", short=True)),
-        _resource("balances", whole_list("balances", "/balances", "balances", short=True)),
+        _resource("profiles", whole_list("profiles", "/profiles", "profiles")),
+        _resource("balances", whole_list("balances", "/balances", "balances")),
         _resource("balance_transactions", balance_transactions),
         _resource("balance_reports", balance_reports),
         settlement_source,
@@ -446,11 +529,12 @@ def mollie_source(
         invoice_source,
         _resource("invoices", each_page("invoices"), invoice_source),
         _resource("invoice_lines", each_page("invoice_lines"), invoice_source),
+        _resource("payments", mutable_list("payments", "/payments", "payments", per_profile=True)),
+        _resource("refunds", mutable_list("refunds", "/refunds", "refunds", per_profile=True)),
+        _resource("chargebacks", mutable_list("chargebacks", "/chargebacks", "chargebacks")),
+        _resource("customers", mutable_list("customers", "/customers", "customers")),
         _resource(
-            "payments", since_lookback("payments", "/payments", "payments", per_profile=True)
+            "subscriptions",
+            mutable_list("subscriptions", "/subscriptions", "subscriptions", whole_history=True),
         ),
-        _resource("refunds", since_lookback("refunds", "/refunds", "refunds", per_profile=True)),
-        _resource("chargebacks", since_lookback("chargebacks", "/chargebacks", "chargebacks")),
-        _resource("customers", since_lookback("customers", "/customers", "customers")),
-        _resource("subscriptions", whole_list("subscriptions", "/subscriptions", "subscriptions")),
     ]

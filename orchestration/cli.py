@@ -263,11 +263,17 @@ def demo(seed, payments, days, now, start, folder) -> None:
 
 
 @main.command()
-@click.option("--dry-run", is_flag=True,
-              help="Write the exact Frappe payloads to <export dir>/frappe-dry-run/ instead of "
-                   "posting.")
-@click.option("--db", type=click.Path(dir_okay=False), default=None,
-              help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Write the exact Frappe payloads to <export dir>/frappe-dry-run/ instead of posting.",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
+)
 def export(dry_run: bool, db: str | None) -> None:
     """Export CSV and post journal entries to Frappe from what is already in the warehouse.
 
@@ -291,9 +297,13 @@ def export(dry_run: bool, db: str | None) -> None:
 @main.command()
 @click.option("--port", default=8766, show_default=True, help="Port (0 = any free port).")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--queue", "queue_path", type=click.Path(dir_okay=False), default=None,
-              help="The queue file. Default: $MOLLIE_LEDGER_WEBHOOK_QUEUE, else "
-                   "data/webhooks.sqlite.")
+@click.option(
+    "--queue",
+    "queue_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The queue file. Default: $MOLLIE_LEDGER_WEBHOOK_QUEUE, else data/webhooks.sqlite.",
+)
 def webhooks(port: int, host: str, queue_path: str | None) -> None:
     """Receive Mollie webhooks into a local queue for the refresh sensor.
 
@@ -363,17 +373,27 @@ def _log_to_stderr() -> None:
     help="Only these tables, comma-separated (e.g. payments,balance_transactions). Default: all.",
 )
 @click.option(
+    "--sweep",
+    is_flag=True,
+    help="Re-read the look-back window of payments, refunds, chargebacks, customers and "
+    "subscriptions now, even if no money moved and the last sweep is recent.",
+)
+@click.option(
     "--db",
     type=click.Path(dir_okay=False),
     default=None,
     help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
 )
-def extract(full_refresh: bool, resources: str | None, db: str | None) -> None:
+def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | None) -> None:
     """Extract Mollie finance data into the DuckDB dataset `mollie` (incremental).
 
     Reads MOLLIE_ACCESS_TOKEN (an organization access token) and MOLLIE_API_BASE_URL; with no
     token it extracts from the built-in sandbox. Prints the rows loaded per table and how many
     records went to mollie.quarantine. Safe to re-run at any time, also after a crash.
+
+    Every run loads what is new. Changed payments, refunds, chargebacks, customers and
+    subscriptions are re-read (a look-back sweep of 60 days) when money moved since the last
+    sweep or that sweep is 12 hours old; --sweep forces one.
     """
     from extract.errors import redact
     from extract.pipeline import check_resources, mollie_error, run_extract, warehouse_path
@@ -390,7 +410,11 @@ def extract(full_refresh: bool, resources: str | None, db: str | None) -> None:
     try:
         with mollie_settings() as settings:
             result = run_extract(
-                path, resources=names, full_refresh=full_refresh, settings=settings
+                path,
+                resources=names,
+                full_refresh=full_refresh,
+                settings=settings,
+                sweep_hours=0 if sweep else None,
             )
     except Exception as exc:
         typed = mollie_error(exc)  # dlt wraps it; its message says what to do

@@ -6,6 +6,10 @@ given to the specs only describe the assets; the run builds both again inside `m
 so a run reads the token, sandbox and warehouse path of its own environment (and starts the
 built-in sandbox when no token is set).
 
+A run tagged `mollie_ledger/sweep=true` (webhook runs are: a webhook says an object changed,
+which may have moved no money) re-reads the look-back window of the mutable lists now; other runs
+sweep when money moved or the last sweep is old (extract.source).
+
 A failed load is retried by Dagster (EXTRACT_RETRY) on top of the client's own per-request
 retries: that covers what outlasts them (Mollie down for minutes, a connection dropped mid-load,
 a warehouse lock). Repeating a load is safe (merge on primary keys, incremental state committed
@@ -37,6 +41,9 @@ GROUP = "extract"
 EXTRACT_RETRY = dg.RetryPolicy(
     max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
+
+# A run with this tag set to "true" sweeps the mutable lists' look-back window now.
+SWEEP_TAG = "mollie_ledger/sweep"
 
 # The run's Mollie API counters go into the metadata under these keys (read back by
 # orchestration.metrics): attempts, retries, 429s and 5xx as numbers the UI plots, the latency
@@ -94,8 +101,11 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
         return MollieClient(settings, counters=counters)
 
     pipeline = make_pipeline()
+    sweep = {"sweep_hours": 0} if context.run.tags.get(SWEEP_TAG) == "true" else {}
     with mollie_settings() as settings:
-        source = mollie_source(settings=settings, progress=progress, client_factory=client_factory)
+        source = mollie_source(
+            settings=settings, progress=progress, client_factory=client_factory, **sweep
+        )
         try:
             results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
         except Exception as exc:

@@ -27,6 +27,7 @@ from extract.webhooks import (
     queue_path_from_env,
     tables_to_refresh,
 )
+from orchestration.extract_assets import SWEEP_TAG
 
 SENSOR_NAME = "mollie_webhook_sensor"
 MAX_BATCH = 5000  # rows per tick: bounds one tick's memory; the cursor picks up the rest
@@ -91,6 +92,9 @@ def webhook_sensor(context: dg.SensorEvaluationContext):
                 asset_selection=_selection(context, keys),
                 tags={
                     "mollie_ledger/trigger": "webhooks",
+                    # A webhook says an object changed, maybe without moving money: re-read
+                    # the look-back window of the touched lists now.
+                    SWEEP_TAG: "true",
                     "mollie_ledger/webhook_events": str(events),
                     "mollie_ledger/webhook_hints": str(len(items) - events),
                     "mollie_ledger/streams": ",".join(tables)[:200],

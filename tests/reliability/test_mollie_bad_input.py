@@ -336,6 +336,8 @@ def test_bad_amounts_and_missing_ids_in_other_tables_are_quarantined(
     rewrites = [_edit_items(path, key, edit) for path, (key, edit) in edits.items()]
 
     def rewrite(request: httpx.Request, answer: httpx.Response) -> bytes | None:
+        if request.url.params.get("limit") == "1":
+            return None  # the ledger's newest-row probe is never loaded; the walk's page is
         for one in rewrites:
             if (body := one(request, answer)) is not None:
                 return body

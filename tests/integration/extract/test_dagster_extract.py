@@ -72,6 +72,32 @@ def test_materialize_loads_and_records_row_counts(env, server) -> None:
     assert _row_counts(again) == counts
 
 
+def test_a_run_tagged_sweep_rereads_the_look_back_window(env, server) -> None:
+    payments = dg.AssetKey(["mollie", "payments"])
+    assert dg.materialize([extract_assets], resources=resources).success
+
+    def listed_payments(**kwargs) -> int:
+        before = server.request_count["/v2/payments"]
+        result = dg.materialize(
+            [extract_assets], resources=resources, selection=[payments], **kwargs
+        )
+        assert result.success
+        return server.request_count["/v2/payments"] - before
+
+    profiles = len(server.world.profiles)
+    assert listed_payments() == profiles  # nothing new, no sweep due: the first page only
+    swept = listed_payments(tags={"mollie_ledger/sweep": "true"})  # as webhook runs are tagged
+    assert swept > profiles
+    assert swept == sum(-(-n // 250) for n in _payments_per_profile(server.world).values())
+
+
+def _payments_per_profile(world) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for p in world.payments:
+        counts[p.profile_id] = counts.get(p.profile_id, 0) + 1
+    return counts
+
+
 def test_materialize_a_subset(env, server) -> None:
     result = dg.materialize(
         [extract_assets], resources=resources, selection=[dg.AssetKey(["mollie", "invoices"])]
@@ -99,6 +125,21 @@ def test_cli_extract_prints_rows_per_table(env, server) -> None:
     assert DEFAULT_ACCESS_TOKEN not in result.output
     files = [f for f in env.parent.rglob("*") if f.is_file()]
     assert files and not [f for f in files if DEFAULT_ACCESS_TOKEN.encode() in f.read_bytes()]
+
+
+def test_cli_extract_sweep_rereads_the_look_back_window(env, server) -> None:
+    def run(*flags: str) -> tuple[str, int]:
+        before = server.request_count["/v2/payments"]
+        result = CliRunner().invoke(main, ["extract", "--resources", "payments", *flags])
+        assert result.exit_code == 0, result.output
+        return result.output, server.request_count["/v2/payments"] - before
+
+    _, first = run()
+    output, again = run()
+    assert "payments" in output
+    assert again == len(server.world.profiles) < first  # nothing new: one page per profile
+    _, swept = run("--sweep")
+    assert swept == first  # the whole (short) world is inside the 60-day window
 
 
 def test_cli_extract_with_a_bad_token_exits_with_the_message(env, monkeypatch) -> None:

@@ -128,7 +128,8 @@ def test_missing_ledger_row_is_found_three_ways(clean_warehouse, corrupt):
     row, payment, stl, day = one(
         con,
         "select transaction_id, payment_id, settlement_id, created_date from marts.balance_ledger "
-        "where category = 'payment' and settlement_id is not null order by created_at limit 1 offset 40",
+        "where category = 'payment' and settlement_id is not null "
+        "order by created_at limit 1 offset 40",
     )
     report = one(
         con,

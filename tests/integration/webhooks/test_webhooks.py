@@ -305,6 +305,7 @@ def test_sensor_launches_one_targeted_run(definitions, instance, queue_env, rece
     assert key("mollie/invoices") not in selected
     assert request.tags["mollie_ledger/webhook_events"] == "3"
     assert request.tags["mollie_ledger/webhook_hints"] == "1"
+    assert request.tags["mollie_ledger/sweep"] == "true"  # the changed objects are re-read
     assert request.run_key.startswith("webhooks-")
     # The sensor's own job can run exactly that selection.
     job = definitions.resolve_job_def(webhook_sensor.job_name)

@@ -401,5 +401,3 @@ def _transaction(**changes: Any) -> dict[str, Any]:
     record = load_sample("balance_transactions_list.json")["_embedded"]["balance_transactions"][0]
     record.update(changes)
     return record
-
-
