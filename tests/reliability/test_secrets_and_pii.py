@@ -214,8 +214,11 @@ def test_erase_customer_removes_it_everywhere_and_keeps_the_books(
 
     with SandboxServer(world()) as sandbox:
         # Mollie serves one of its payments broken: it waits in quarantine, raw JSON and all.
-        spoiled = run_extract(
-            db, settings=settings_for(sandbox), client_factory=_spoiling(payments[0].id)
+        spoiled = run_extract(  # a sweep: the warehouse has these payments already
+            db,
+            settings=settings_for(sandbox),
+            client_factory=_spoiling(payments[0].id),
+            sweep_hours=0,
         )
         assert spoiled.quarantined == {"payments": 1}
         assert hits_in_tables(db, personal, ("mollie",))  # it is there before
@@ -230,9 +233,14 @@ def test_erase_customer_removes_it_everywhere_and_keeps_the_books(
         after_erase = fingerprint(db)
         left = hits_in_tables(db, personal) + sorted(hits_in_files(tmp_path, personal))
 
-        # Mollie serves the customer and its payments again (the look-back window re-reads
-        # them), the broken one too: loaded, they are blanked at once.
-        run_extract(db, settings=settings_for(sandbox), client_factory=_spoiling(payments[0].id))
+        # Mollie serves the customer and its payments again (a look-back sweep re-reads them),
+        # the broken one too: loaded, they are blanked at once.
+        run_extract(
+            db,
+            settings=settings_for(sandbox),
+            client_factory=_spoiling(payments[0].id),
+            sweep_hours=0,
+        )
         back = hits_in_tables(db, personal) + sorted(hits_in_files(tmp_path, personal))
 
     assert left == []  # raw, staging, quarantine, dlt's folder, and the file's own bytes
