@@ -59,6 +59,9 @@ def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
     assert results["extract"]["peak_rss_bytes"] > 0
     assert results["rerun_no_change"]["requests"] > 0
     assert results["transforms"]["models"]
+    assert results["transforms"]["floor_seconds"] > 0  # what explains the ratio to the scan
+    scan_target = next(t for t in results["targets"] if "bare scan" in t["target"])
+    assert "one-row tables alone take" in scan_target["note"]
     assert len(results["demo"]["exit_codes"]) == 1  # timed whatever its outcome
     assert len(results["targets"]) == 7
     assert all(isinstance(t["met"], bool) for t in results["targets"])
