@@ -37,8 +37,8 @@ DEFAULT_DB = "data/mollie_ledger.duckdb"
 PIPELINE_NAME = "mollie_ledger"
 DATASET = "mollie"
 ENV_DUCKDB_MEMORY_LIMIT = "MOLLIE_LEDGER_DUCKDB_MEMORY_LIMIT"
-# With the extract's own ~0.3-0.4 GiB of Python, this keeps a 1 M-payment load under 1 GiB
-# (issue 8); at 100 k payments DuckDB stays below it anyway, so the cap costs small loads nothing.
+# Beside the extract's own 0.3-0.45 GiB of Python, toward issue 8's 1 GiB peak for a 1 M-row
+# load; at 100 k payments DuckDB stays below it anyway, so the cap costs small loads nothing.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
 
 
