@@ -58,7 +58,9 @@ class Field:
 def _get(obj: Mapping[str, Any], path: str) -> Any:
     value: Any = obj
     for part in path.split("."):
-        if not isinstance(value, Mapping):
+        # `type(...) is dict` first: decoded JSON is plain dicts, and the Mapping ABC check it
+        # skips runs for every field of every record.
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(part)
     return value

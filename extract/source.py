@@ -45,6 +45,7 @@ import dlt
 import orjson
 from dlt.sources import DltResource
 
+from extract.arrow_rows import coalesced, to_arrow
 from extract.client import MollieClient
 from extract.parse import parse_timestamp
 from extract.records import (
@@ -172,19 +173,20 @@ def settled_in(settlement: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], N
 class MappedPage:
     """One page of records mapped to rows of a table, and the records that could not be."""
 
+    table: str
     rows: list[Row]
     quarantine: list[Row]
 
     def items(self) -> Iterator[Any]:
-        """What a resource yields: the rows, then the quarantine rows marked for their table.
-
-        dlt routes a whole yielded list to one table, so the two go out as separate yields.
-        """
+        """What a resource yields: the rows, then the quarantine rows marked for their table,
+        each as an Arrow table (extract.arrow_rows), one yield per table."""
         if self.rows:
-            yield self.rows
+            yield to_arrow(self.table, self.rows)
         if self.quarantine:
             # Routed to the quarantine table variant every resource declares (`_resource`).
-            yield dlt.mark.with_table_name(self.quarantine, QUARANTINE_TABLE)
+            yield dlt.mark.with_table_name(
+                to_arrow(QUARANTINE_TABLE, self.quarantine), QUARANTINE_TABLE
+            )
 
 
 def map_page(
@@ -201,7 +203,7 @@ def map_page(
     where it was listed; it is quarantined with that reason like an unmappable one.
     """
     spec = TABLES[table]
-    page = MappedPage([], [])
+    page = MappedPage(table, [], [])
     for record in records:
         try:
             if check is not None and isinstance(record, Mapping):
@@ -223,10 +225,10 @@ def _resource(
     spec = TABLES[name]
     if parent is not None:
         resource = dlt.transformer(
-            fn, data_from=parent, name=name, table_name=name, write_disposition=MERGE
+            coalesced(fn), data_from=parent, name=name, table_name=name, write_disposition=MERGE
         )
     else:
-        resource = dlt.resource(fn, name=name, table_name=name, write_disposition=MERGE)
+        resource = dlt.resource(coalesced(fn), name=name, table_name=name, write_disposition=MERGE)
     # dlt starts a table variant from a copy of the resource's hints, so the quarantine variant is
     # declared before the table's own columns: its non-null `id` must not leak into quarantine.
     resource.apply_hints(

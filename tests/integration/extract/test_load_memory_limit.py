@@ -16,14 +16,14 @@ from sandbox.server import SandboxServer
 def test_load_jobs_run_under_the_configured_limit(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv(ENV_DUCKDB_MEMORY_LIMIT, "300MB")
     seen: list[str] = []
-    run = duckdb_load.TypedJsonlCopyJob.run
+    run = duckdb_load.TypedCopyJob.run
 
     def spying_run(job) -> None:
         rows = job._job_client.sql_client.execute_sql("SELECT current_setting('memory_limit')")
         seen.append(rows[0][0])
         run(job)
 
-    monkeypatch.setattr(duckdb_load.TypedJsonlCopyJob, "run", spying_run)
+    monkeypatch.setattr(duckdb_load.TypedCopyJob, "run", spying_run)
     with SandboxServer(sandbox_config(payments=60, days=10)) as server:
         extract_into(tmp_path / "w.duckdb", server)
     assert seen
