@@ -34,15 +34,26 @@ VGV = "Vereniging Groene Vork"
 def entry(key: str = "mollie-settlement-stl_1", **header: Any) -> dict[str, Any]:
     """A valid settlement entry (DESIGN §5): payout 95.50 + fees 4.50 = receipts 100.00."""
     doc: dict[str, Any] = {
-        "voucher_type": "Bank Entry", "posting_date": "2026-03-02", "company": VGV,
-        "cheque_no": "1234567.2603.01", "cheque_date": "2026-03-02",
-        "user_remark": "Mollie payout 1234567.2603.01", POSTING_KEY_FIELD: key, "docstatus": 1,
+        "voucher_type": "Bank Entry",
+        "posting_date": "2026-03-02",
+        "company": VGV,
+        "cheque_no": "1234567.2603.01",
+        "cheque_date": "2026-03-02",
+        "user_remark": "Mollie payout 1234567.2603.01",
+        POSTING_KEY_FIELD: key,
+        "docstatus": 1,
         "accounts": [
             {"account": "Bank - VGV", "debit_in_account_currency": "95.50"},
-            {"account": "Payment Processing Fees - VGV", "debit_in_account_currency": "4.50",
-             "cost_center": "Main - VGV"},
-            {"account": "Sales - VGV", "credit_in_account_currency": "100.00",
-             "cost_center": "Main - VGV"},
+            {
+                "account": "Payment Processing Fees - VGV",
+                "debit_in_account_currency": "4.50",
+                "cost_center": "Main - VGV",
+            },
+            {
+                "account": "Sales - VGV",
+                "credit_in_account_currency": "100.00",
+                "cost_center": "Main - VGV",
+            },
         ],
     }
     doc.update(header)
@@ -68,8 +79,9 @@ def fresh(server: FrappeTestServer):
 
 @pytest.fixture
 def http(server: FrappeTestServer):
-    with httpx.Client(base_url=server.url, headers={"Authorization": server.auth_header},
-                      timeout=10) as client:
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": server.auth_header}, timeout=10
+    ) as client:
         yield client
 
 
@@ -78,13 +90,19 @@ def post(http: httpx.Client, doc: dict[str, Any]) -> httpx.Response:
 
 
 def by_key(http: httpx.Client, key: str) -> list[dict[str, Any]]:
-    r = http.get(JE_URL, params={"filters": json.dumps([[POSTING_KEY_FIELD, "=", key]]),
-                                 "fields": json.dumps(["name", "docstatus"])})
+    r = http.get(
+        JE_URL,
+        params={
+            "filters": json.dumps([[POSTING_KEY_FIELD, "=", key]]),
+            "fields": json.dumps(["name", "docstatus"]),
+        },
+    )
     assert r.status_code == 200
     return r.json()["data"]
 
 
 # -- the happy path ---------------------------------------------------------------------------
+
 
 def test_balanced_bank_entry_is_inserted_submitted_and_readable(server, http):
     r = post(http, entry())
@@ -93,8 +111,9 @@ def test_balanced_bank_entry_is_inserted_submitted_and_readable(server, http):
     assert doc["name"] == "ACC-JV-2026-00001"
     assert doc["docstatus"] == 1 and doc["doctype"] == "Journal Entry"
     assert (doc["total_debit"], doc["total_credit"], doc["difference"]) == (100.0, 100.0, 0.0)
-    assert doc["remark"] == ("Note: Mollie payout 1234567.2603.01\n"
-                             "Reference #1234567.2603.01 dated 02-03-2026")
+    assert doc["remark"] == (
+        "Note: Mollie payout 1234567.2603.01\nReference #1234567.2603.01 dated 02-03-2026"
+    )
     assert doc["owner"] == DEFAULT_USER and doc["naming_series"] == "ACC-JV-.YYYY.-"
     rows = doc["accounts"]
     assert [r["idx"] for r in rows] == [1, 2, 3]
@@ -121,28 +140,44 @@ def test_data_json_string_body_and_v1_alias(server, http):
 
 
 def test_foreign_currency_row_with_multi_currency_and_rate(http):
-    doc = entry(multi_currency=1, accounts=[
-        {"account": "Bank - VGV", "debit_in_account_currency": "117.00"},
-        {"account": "Mollie GBP - VGV", "credit_in_account_currency": "100.00",
-         "exchange_rate": "1.17"},
-    ])
+    doc = entry(
+        multi_currency=1,
+        accounts=[
+            {"account": "Bank - VGV", "debit_in_account_currency": "117.00"},
+            {
+                "account": "Mollie GBP - VGV",
+                "credit_in_account_currency": "100.00",
+                "exchange_rate": "1.17",
+            },
+        ],
+    )
     r = post(http, doc)
     assert r.status_code == 200, r.text
     gbp = r.json()["data"]["accounts"][1]
     assert (gbp["account_currency"], gbp["credit_in_account_currency"], gbp["credit"]) == (
-        "GBP", 100.0, 117.0)
+        "GBP",
+        100.0,
+        117.0,
+    )
 
 
 def test_receivable_row_with_party(http):
-    doc = entry(accounts=[
-        {"account": "Bank - VGV", "debit_in_account_currency": "10.00"},
-        {"account": "Debtors - VGV", "credit_in_account_currency": "10.00",
-         "party_type": "Customer", "party": "Webshop Customers"},
-    ])
+    doc = entry(
+        accounts=[
+            {"account": "Bank - VGV", "debit_in_account_currency": "10.00"},
+            {
+                "account": "Debtors - VGV",
+                "credit_in_account_currency": "10.00",
+                "party_type": "Customer",
+                "party": "Webshop Customers",
+            },
+        ]
+    )
     assert post(http, doc).status_code == 200
 
 
 # -- validations ------------------------------------------------------------------------------
+
 
 def _rows(*rows: dict[str, Any]) -> dict[str, Any]:
     return {"accounts": list(rows)}
@@ -151,101 +186,233 @@ def _rows(*rows: dict[str, Any]) -> dict[str, Any]:
 def _drop(field: str):
     def mutate(doc: dict[str, Any]) -> None:
         doc.pop(field)
+
     return mutate
 
 
 def _set(**values: Any):
     def mutate(doc: dict[str, Any]) -> None:
         doc.update(values)
+
     return mutate
 
 
 def _row(i: int, **values: Any):
     def mutate(doc: dict[str, Any]) -> None:
         doc["accounts"][i].update(values)
+
     return mutate
 
 
 def _row_drop(i: int, field: str):
     def mutate(doc: dict[str, Any]) -> None:
         doc["accounts"][i].pop(field)
+
     return mutate
 
 
 FEES, SALES = 1, 2
 CASES = [
-    ("missing posting_date", _drop("posting_date"), "MandatoryError",
-     "Error: Value missing for Journal Entry: Posting Date"),
-    ("missing company", _drop("company"), "MandatoryError",
-     "Error: Value missing for Journal Entry: Company"),
+    (
+        "missing posting_date",
+        _drop("posting_date"),
+        "MandatoryError",
+        "Error: Value missing for Journal Entry: Posting Date",
+    ),
+    (
+        "missing company",
+        _drop("company"),
+        "MandatoryError",
+        "Error: Value missing for Journal Entry: Company",
+    ),
     ("no rows", _set(accounts=[]), "ValidationError", "Accounts table cannot be blank"),
-    ("row without account", _row_drop(0, "account"), "MandatoryError",
-     "Row #1: Value missing for: Account"),
-    ("debit and credit on one row", _row(0, credit_in_account_currency="1.00"),
-     "ValidationError", "You cannot credit and debit same account at the same time"),
-    ("row with neither", _row(FEES, debit_in_account_currency="0"), "ValidationError",
-     "Row 2: Both Debit and Credit values cannot be zero"),
-    ("negative amount", _row(FEES, debit_in_account_currency="-4.50"), "ValidationError",
-     "Row #2: Debit cannot be negative"),
-    ("three decimals", _row(FEES, debit_in_account_currency="4.505"), "ValidationError",
-     "Row #2: Debit 4.505 has more than 2 decimals"),
-    ("not a number", _row(FEES, debit_in_account_currency="4,50"), "ValidationError",
-     "Row #2: Debit: '4,50' is not a number"),
-    ("unbalanced by a cent", _row(FEES, debit_in_account_currency="4.51"), "ValidationError",
-     "Total Debit must be equal to Total Credit. The difference is 0.01"),
-    ("unknown account", _row(0, account="Nope - VGV"), "LinkValidationError",
-     "Could not find Row #1: Account: Nope - VGV"),
-    ("unknown company", _set(company="Nope B.V."), "LinkValidationError",
-     "Could not find Company: Nope B.V."),
-    ("unknown cost centre", _row(SALES, cost_center="Nope - VGV"), "LinkValidationError",
-     "Could not find Row #3: Cost Center: Nope - VGV"),
-    ("master the stand-in does not keep", _row(0, project="PROJ-0001"), "LinkValidationError",
-     "Could not find Row #1: Project: PROJ-0001"),
-    ("group account", _row(0, account="Bank Accounts - VGV"), "ValidationError",
-     "Account Bank Accounts - VGV is a Group Account and group accounts cannot be used"),
-    ("other company's account", _row(0, account="Bank - GVE"), "ValidationError",
-     "Account Bank - GVE does not belong to Company Vereniging Groene Vork"),
-    ("P&L row without cost centre", _row_drop(SALES, "cost_center"), "ValidationError",
-     "Cost Center is required for 'Profit and Loss' account Sales - VGV"),
-    ("other company's cost centre", _row(SALES, cost_center="Main - GVE"), "ValidationError",
-     "Cost Center Main - GVE does not belong to Company Vereniging Groene Vork"),
-    ("group cost centre", _row(SALES, cost_center="Vereniging Groene Vork - VGV"),
-     "ValidationError", "is a group cost center and group cost centers cannot be used"),
-    ("Bank Entry without reference number", _drop("cheque_no"), "ValidationError",
-     "Reference No & Reference Date is required for Bank Entry"),
-    ("reference number without date", _drop("cheque_date"), "MandatoryError",
-     "Please enter Reference date"),
-    ("reference date without number", _set(voucher_type="Journal Entry", cheque_no=None),
-     "ValidationError", "Reference No is mandatory if you entered Reference Date"),
-    ("unknown voucher type", _set(voucher_type="Payout Entry"), "ValidationError",
-     'Entry Type cannot be "Payout Entry". It should be one of "Journal Entry"'),
-    ("foreign currency without multi currency", _row(0, account="Mollie GBP - VGV"),
-     "ValidationError", "Please check Multi Currency option to allow accounts with other"),
-    ("foreign currency without rate", _set(multi_currency=1, accounts=[
-        {"account": "Mollie GBP - VGV", "debit_in_account_currency": "10.00"},
-        {"account": "Bank - VGV", "credit_in_account_currency": "11.70"}]),
-     "ValidationError", "Row 1: Exchange Rate is mandatory"),
-    ("receivable without party", _row(0, account="Debtors - VGV"), "ValidationError",
-     "Row 1: Party Type and Party is required for Receivable / Payable account Debtors - VGV"),
-    ("receivable with a supplier", _row(0, account="Debtors - VGV", party_type="Supplier",
-                                        party="Mollie B.V."),
-     "ValidationError", "Account Debtors - VGV and Party Type Supplier have different"),
-    ("disabled account", _row(0, account="Old Mollie Clearing - VGV"), "ValidationError",
-     "Cannot create accounting entries against disabled accounts: "
-     "<strong>Old Mollie Clearing - VGV</strong>"),
-    ("unknown header field", _set(posting_key="x"), "ValidationError",
-     "Journal Entry has no field 'posting_key'"),
-    ("unknown row field", _row(0, debit_amount="95.50"), "ValidationError",
-     "Row #1: Journal Entry Account has no field 'debit_amount'"),
-    ("bad date", _set(posting_date="02-03-2026"), "ValidationError",
-     "<strong>02-03-2026</strong> is not a valid date string."),
-    ("reference number too long", _set(cheque_no="x" * 141), "CharacterLengthExceededError",
-     "will get truncated, as max characters allowed is 140"),
+    (
+        "row without account",
+        _row_drop(0, "account"),
+        "MandatoryError",
+        "Row #1: Value missing for: Account",
+    ),
+    (
+        "debit and credit on one row",
+        _row(0, credit_in_account_currency="1.00"),
+        "ValidationError",
+        "You cannot credit and debit same account at the same time",
+    ),
+    (
+        "row with neither",
+        _row(FEES, debit_in_account_currency="0"),
+        "ValidationError",
+        "Row 2: Both Debit and Credit values cannot be zero",
+    ),
+    (
+        "negative amount",
+        _row(FEES, debit_in_account_currency="-4.50"),
+        "ValidationError",
+        "Row #2: Debit cannot be negative",
+    ),
+    (
+        "three decimals",
+        _row(FEES, debit_in_account_currency="4.505"),
+        "ValidationError",
+        "Row #2: Debit 4.505 has more than 2 decimals",
+    ),
+    (
+        "not a number",
+        _row(FEES, debit_in_account_currency="4,50"),
+        "ValidationError",
+        "Row #2: Debit: '4,50' is not a number",
+    ),
+    (
+        "unbalanced by a cent",
+        _row(FEES, debit_in_account_currency="4.51"),
+        "ValidationError",
+        "Total Debit must be equal to Total Credit. The difference is 0.01",
+    ),
+    (
+        "unknown account",
+        _row(0, account="Nope - VGV"),
+        "LinkValidationError",
+        "Could not find Row #1: Account: Nope - VGV",
+    ),
+    (
+        "unknown company",
+        _set(company="Nope B.V."),
+        "LinkValidationError",
+        "Could not find Company: Nope B.V.",
+    ),
+    (
+        "unknown cost centre",
+        _row(SALES, cost_center="Nope - VGV"),
+        "LinkValidationError",
+        "Could not find Row #3: Cost Center: Nope - VGV",
+    ),
+    (
+        "master the stand-in does not keep",
+        _row(0, project="PROJ-0001"),
+        "LinkValidationError",
+        "Could not find Row #1: Project: PROJ-0001",
+    ),
+    (
+        "group account",
+        _row(0, account="Bank Accounts - VGV"),
+        "ValidationError",
+        "Account Bank Accounts - VGV is a Group Account and group accounts cannot be used",
+    ),
+    (
+        "other company's account",
+        _row(0, account="Bank - GVE"),
+        "ValidationError",
+        "Account Bank - GVE does not belong to Company Vereniging Groene Vork",
+    ),
+    (
+        "P&L row without cost centre",
+        _row_drop(SALES, "cost_center"),
+        "ValidationError",
+        "Cost Center is required for 'Profit and Loss' account Sales - VGV",
+    ),
+    (
+        "other company's cost centre",
+        _row(SALES, cost_center="Main - GVE"),
+        "ValidationError",
+        "Cost Center Main - GVE does not belong to Company Vereniging Groene Vork",
+    ),
+    (
+        "group cost centre",
+        _row(SALES, cost_center="Vereniging Groene Vork - VGV"),
+        "ValidationError",
+        "is a group cost center and group cost centers cannot be used",
+    ),
+    (
+        "Bank Entry without reference number",
+        _drop("cheque_no"),
+        "ValidationError",
+        "Reference No & Reference Date is required for Bank Entry",
+    ),
+    (
+        "reference number without date",
+        _drop("cheque_date"),
+        "MandatoryError",
+        "Please enter Reference date",
+    ),
+    (
+        "reference date without number",
+        _set(voucher_type="Journal Entry", cheque_no=None),
+        "ValidationError",
+        "Reference No is mandatory if you entered Reference Date",
+    ),
+    (
+        "unknown voucher type",
+        _set(voucher_type="Payout Entry"),
+        "ValidationError",
+        'Entry Type cannot be "Payout Entry". It should be one of "Journal Entry"',
+    ),
+    (
+        "foreign currency without multi currency",
+        _row(0, account="Mollie GBP - VGV"),
+        "ValidationError",
+        "Please check Multi Currency option to allow accounts with other",
+    ),
+    (
+        "foreign currency without rate",
+        _set(
+            multi_currency=1,
+            accounts=[
+                {"account": "Mollie GBP - VGV", "debit_in_account_currency": "10.00"},
+                {"account": "Bank - VGV", "credit_in_account_currency": "11.70"},
+            ],
+        ),
+        "ValidationError",
+        "Row 1: Exchange Rate is mandatory",
+    ),
+    (
+        "receivable without party",
+        _row(0, account="Debtors - VGV"),
+        "ValidationError",
+        "Row 1: Party Type and Party is required for Receivable / Payable account Debtors - VGV",
+    ),
+    (
+        "receivable with a supplier",
+        _row(0, account="Debtors - VGV", party_type="Supplier", party="Mollie B.V."),
+        "ValidationError",
+        "Account Debtors - VGV and Party Type Supplier have different",
+    ),
+    (
+        "disabled account",
+        _row(0, account="Old Mollie Clearing - VGV"),
+        "ValidationError",
+        "Cannot create accounting entries against disabled accounts: "
+        "<strong>Old Mollie Clearing - VGV</strong>",
+    ),
+    (
+        "unknown header field",
+        _set(posting_key="x"),
+        "ValidationError",
+        "Journal Entry has no field 'posting_key'",
+    ),
+    (
+        "unknown row field",
+        _row(0, debit_amount="95.50"),
+        "ValidationError",
+        "Row #1: Journal Entry Account has no field 'debit_amount'",
+    ),
+    (
+        "bad date",
+        _set(posting_date="02-03-2026"),
+        "ValidationError",
+        "<strong>02-03-2026</strong> is not a valid date string.",
+    ),
+    (
+        "reference number too long",
+        _set(cheque_no="x" * 141),
+        "CharacterLengthExceededError",
+        "will get truncated, as max characters allowed is 140",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("mutate", "exc_type", "message"),
-                         [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("mutate", "exc_type", "message"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_each_validation_answers_417_in_frappes_shape(server, http, mutate, exc_type, message):
     doc = entry()
     mutate(doc)
@@ -265,10 +432,13 @@ def test_mandatory_error_lists_every_missing_field(http):
     assert r.status_code == 417 and r.json()["exc_type"] == "MandatoryError"
     assert [m["message"] for m in server_messages(r)] == [
         "Error: Value missing for Journal Entry: Posting Date",
-        "Error: Value missing for Journal Entry: Company"]
+        "Error: Value missing for Journal Entry: Company",
+    ]
     # Without a posting date the series year is today's.
-    assert r.json()["exception"] == ("frappe.exceptions.MandatoryError: [Journal Entry, "
-                                     f"ACC-JV-{date.today().year}-00001]: posting_date, company")
+    assert r.json()["exception"] == (
+        "frappe.exceptions.MandatoryError: [Journal Entry, "
+        f"ACC-JV-{date.today().year}-00001]: posting_date, company"
+    )
 
 
 def test_thrown_messages_carry_frappes_keys(http):
@@ -297,25 +467,40 @@ def test_docstatus_2_on_insert_is_a_transition_error_without_messages(http):
 
 def test_closed_accounting_period(http):
     chart = Chart.default()
-    closed = Chart({**chart.companies,
-                    VGV: Company(VGV, "VGV", books_closed_until=date(2026, 3, 31))},
-                   chart.accounts, chart.cost_centers, chart.parties)
-    with FrappeTestServer(closed) as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
+    closed = Chart(
+        {**chart.companies, VGV: Company(VGV, "VGV", books_closed_until=date(2026, 3, 31))},
+        chart.accounts,
+        chart.cost_centers,
+        chart.parties,
+    )
+    with (
+        FrappeTestServer(closed) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
         r = post(client, entry())
         assert r.status_code == 417
         assert r.json()["exc_type"] == "ClosedAccountingPeriod"
         assert "closed Accounting Period" in server_messages(r)[0]["message"]
-        assert post(client, entry("k2", posting_date="2026-04-01",
-                                  cheque_date="2026-04-01")).status_code == 200
+        assert (
+            post(
+                client, entry("k2", posting_date="2026-04-01", cheque_date="2026-04-01")
+            ).status_code
+            == 200
+        )
 
 
 def test_company_default_cost_centre_fills_missing_rows():
     chart = Chart.default()
-    with_default = Chart({**chart.companies, VGV: Company(VGV, "VGV", cost_center="Main - VGV")},
-                         chart.accounts, chart.cost_centers, chart.parties)
-    with FrappeTestServer(with_default) as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
+    with_default = Chart(
+        {**chart.companies, VGV: Company(VGV, "VGV", cost_center="Main - VGV")},
+        chart.accounts,
+        chart.cost_centers,
+        chart.parties,
+    )
+    with (
+        FrappeTestServer(with_default) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
         doc = entry()
         for row in doc["accounts"]:
             row.pop("cost_center", None)
@@ -326,16 +511,20 @@ def test_company_default_cost_centre_fills_missing_rows():
 
 # -- the unique posting key -------------------------------------------------------------------
 
+
 def test_duplicate_posting_key_is_a_unique_validation_error(server, http):
     first = post(http, entry()).json()["data"]["name"]
     r = post(http, entry())
     assert r.status_code == 417
     body = r.json()
     assert body["exc_type"] == "UniqueValidationError"
-    assert server_messages(r) == [{"message": "Mollie Posting Key must be unique",
-                                   "title": "Message"}]
-    assert "Duplicate entry 'mollie-settlement-stl_1' for key 'mollie_posting_key'" in \
-        body["exception"]
+    assert server_messages(r) == [
+        {"message": "Mollie Posting Key must be unique", "title": "Message"}
+    ]
+    assert (
+        "Duplicate entry 'mollie-settlement-stl_1' for key 'mollie_posting_key'"
+        in body["exception"]
+    )
     assert list(server.journal_entries) == [first]
     assert by_key(http, "mollie-settlement-stl_1") == [{"name": first, "docstatus": 1}]
 
@@ -346,22 +535,28 @@ def test_entries_without_a_key_never_clash(http):
 
 
 def test_without_the_custom_field_the_key_is_refused_or_lost():
-    with FrappeTestServer(posting_key_field=None) as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
+    with (
+        FrappeTestServer(posting_key_field=None) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
         r = post(client, entry())
         assert r.status_code == 417
         assert "has no field 'mollie_posting_key'" in server_messages(r)[0]["message"]
     # Like real Frappe (strict=False): the key is dropped silently, so duplicates go through.
-    with FrappeTestServer(posting_key_field=None, strict=False) as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
+    with (
+        FrappeTestServer(posting_key_field=None, strict=False) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
         assert post(client, entry()).status_code == 200
         assert post(client, entry()).status_code == 200
         assert len(s.journal_entries) == 2
 
 
 def test_lenient_mode_rounds_and_flips_like_erpnext():
-    with FrappeTestServer(strict=False) as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
+    with (
+        FrappeTestServer(strict=False) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
         doc = entry(ignored_field=1)
         doc["accounts"][0]["debit_in_account_currency"] = "95.505"  # → 95.50, half-even
         r = post(client, doc)
@@ -371,6 +566,7 @@ def test_lenient_mode_rounds_and_flips_like_erpnext():
 
 
 # -- drafts, submit, cancel, delete -----------------------------------------------------------
+
 
 def test_draft_may_be_unbalanced_submit_may_not(http):
     doc = entry(docstatus=0)
@@ -391,11 +587,14 @@ def test_submitted_entry_update_cancel_and_delete(server, http):
     name = post(http, entry()).json()["data"]["name"]
     r = http.put(f"{JE_URL}/{name}", json={"user_remark": "changed"})
     assert r.status_code == 417 and r.json()["exc_type"] == "UpdateAfterSubmitError"
-    assert http.put(f"{JE_URL}/{name}", json={"title": "Payout"}).json()["data"]["title"] == \
-        "Payout"
+    assert (
+        http.put(f"{JE_URL}/{name}", json={"title": "Payout"}).json()["data"]["title"] == "Payout"
+    )
     r = http.delete(f"{JE_URL}/{name}")
-    assert r.status_code == 417 and "Submitted Record cannot be deleted" in \
-        server_messages(r)[0]["message"]
+    assert (
+        r.status_code == 417
+        and "Submitted Record cannot be deleted" in server_messages(r)[0]["message"]
+    )
     assert http.put(f"{JE_URL}/{name}", json={"docstatus": 2}).json()["data"]["docstatus"] == 2
     # A cancelled entry keeps its key: re-posting needs a new one (frappe-erpnext §B.5).
     assert post(http, entry()).json()["exc_type"] == "UniqueValidationError"
@@ -408,23 +607,30 @@ def test_submitted_entry_update_cancel_and_delete(server, http):
 
 # -- auth and permissions ---------------------------------------------------------------------
 
+
 def test_no_credentials_is_guest_and_guest_may_not(server):
     r = httpx.post(f"{server.url}{JE_URL}", json=entry())
     assert r.status_code == 403
-    assert r.json() == {"exc_type": "PermissionError",
-                        "_error_message": "Insufficient Permission for Journal Entry "
-                                          "(<strong>create</strong>)"}
+    assert r.json() == {
+        "exc_type": "PermissionError",
+        "_error_message": "Insufficient Permission for Journal Entry (<strong>create</strong>)",
+    }
     r = httpx.get(f"{server.url}/api/method/frappe.auth.get_logged_user")
     assert r.status_code == 403 and r.json()["exc_type"] == "PermissionError"
     assert "not whitelisted" in server_messages(r)[0]["message"]
     assert server.journal_entries == {}
 
 
-@pytest.mark.parametrize("header", [
-    "token c0ffee5a1ad0b1e:wrong", "token nokey:7e57ab1e5ecre70", "token c0ffee5a1ad0b1e",
-    "Bearer c0ffee5a1ad0b1e:7e57ab1e5ecre70",
-    "Basic " + base64.b64encode(b"c0ffee5a1ad0b1e:wrong").decode(),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "token c0ffee5a1ad0b1e:wrong",
+        "token nokey:7e57ab1e5ecre70",
+        "token c0ffee5a1ad0b1e",
+        "Bearer c0ffee5a1ad0b1e:7e57ab1e5ecre70",
+        "Basic " + base64.b64encode(b"c0ffee5a1ad0b1e:wrong").decode(),
+    ],
+)
 def test_wrong_credentials_are_401(server, header):
     r = httpx.post(f"{server.url}{JE_URL}", json=entry(), headers={"Authorization": header})
     assert r.status_code == 401
@@ -434,11 +640,15 @@ def test_wrong_credentials_are_401(server, header):
 
 def test_basic_auth_and_logged_user(server):
     basic = base64.b64encode(f"{server.api_key}:{server.api_secret}".encode()).decode()
-    r = httpx.get(f"{server.url}/api/method/frappe.auth.get_logged_user",
-                  headers={"Authorization": f"Basic {basic}"})
+    r = httpx.get(
+        f"{server.url}/api/method/frappe.auth.get_logged_user",
+        headers={"Authorization": f"Basic {basic}"},
+    )
     assert r.status_code == 200 and r.json() == {"message": DEFAULT_USER}
-    r = httpx.get(f"{server.url}/api/method/frappe.auth.get_logged_user",
-                  headers={"Authorization": "Basic %%%"})
+    r = httpx.get(
+        f"{server.url}/api/method/frappe.auth.get_logged_user",
+        headers={"Authorization": "Basic %%%"},
+    )
     assert r.status_code == 400 and r.json()["exc_type"] == "InvalidAuthorizationToken"
 
 
@@ -464,6 +674,7 @@ def test_missing_submit_permission_is_403(server, http):
 
 # -- fault injection --------------------------------------------------------------------------
 
+
 def test_fail_next_500_then_success_posts_once(server, http):
     server.fail_next(2, status=500)
     first, second = post(http, entry()), post(http, entry())
@@ -472,12 +683,16 @@ def test_fail_next_500_then_success_posts_once(server, http):
     assert post(http, entry()).status_code == 200
     assert len(server.journal_entries) == 1
     assert [(r.status, r.fault) for r in server.requests] == [
-        (500, "injected"), (500, "injected"), (200, None)]
+        (500, "injected"),
+        (500, "injected"),
+        (200, None),
+    ]
 
 
 def test_fail_next_match_hits_only_that_payload(server, http):
-    server.fail_next(1, status=417, message="Account is frozen",
-                     match=lambda p: p[POSTING_KEY_FIELD] == "k-bad")
+    server.fail_next(
+        1, status=417, message="Account is frozen", match=lambda p: p[POSTING_KEY_FIELD] == "k-bad"
+    )
     assert post(http, entry("k-good")).status_code == 200
     bad = post(http, entry("k-bad"))
     assert bad.status_code == 417 and bad.json()["exc_type"] == "ValidationError"
@@ -531,14 +746,21 @@ def test_drop_response_only_after_a_successful_matching_insert(server, http):
 
 # -- lists ------------------------------------------------------------------------------------
 
+
 def _seed(http: httpx.Client) -> list[str]:
     names = []
-    for i, (ref, amount) in enumerate([("1234567.2603.01", "95.50"),
-                                       ("1234567.2603.02", "10.00"),
-                                       ("7654321.2603.01", "20.00")], 1):
-        doc = entry(f"mollie-settlement-stl_{i}", cheque_no=ref, accounts=[
-            {"account": "Bank - VGV", "debit_in_account_currency": amount},
-            {"account": "Mollie EUR - VGV", "credit_in_account_currency": amount}])
+    for i, (ref, amount) in enumerate(
+        [("1234567.2603.01", "95.50"), ("1234567.2603.02", "10.00"), ("7654321.2603.01", "20.00")],
+        1,
+    ):
+        doc = entry(
+            f"mollie-settlement-stl_{i}",
+            cheque_no=ref,
+            accounts=[
+                {"account": "Bank - VGV", "debit_in_account_currency": amount},
+                {"account": "Mollie EUR - VGV", "credit_in_account_currency": amount},
+            ],
+        )
         names.append(post(http, doc).json()["data"]["name"])
     return names
 
@@ -557,17 +779,25 @@ def test_list_filters_fields_order_and_paging(http):
     assert _names(http, filters={"cheque_no": "1234567.2603.02"}) == [b]
     assert _names(http, filters={"total_debit": [">=", "20"]}, order_by="name asc") == [a, c]
     assert _names(http, filters=[["cheque_no", "like", "1234567.%"]], order_by="name") == [a, b]
-    assert _names(http, filters=[["Journal Entry", "name", "in", [a, c]]],
-                  order_by="name") == [a, c]
+    assert _names(http, filters=[["Journal Entry", "name", "in", [a, c]]], order_by="name") == [
+        a,
+        c,
+    ]
     assert _names(http, filters=[["name", "in", f"{a},{c}"]], order_by="name") == [a, c]
-    assert _names(http, filters=[["docstatus", "!=", 2], ["cheque_no", "not like", "7%"]],
-                  order_by="name") == [a, b]
-    assert _names(http, or_filters=[["cheque_no", "=", "7654321.2603.01"],
-                                    ["total_debit", "=", 10]], order_by="name") == [b, c]
-    assert _names(http, filters=[["Journal Entry Account", "debit_in_account_currency", "=",
-                                  "20.00"]]) == [c]
-    assert _names(http, filters=[["cheque_date", "between", ["2026-03-01", "2026-03-31"]]],
-                  order_by="name") == [a, b, c]
+    assert _names(
+        http, filters=[["docstatus", "!=", 2], ["cheque_no", "not like", "7%"]], order_by="name"
+    ) == [a, b]
+    assert _names(
+        http,
+        or_filters=[["cheque_no", "=", "7654321.2603.01"], ["total_debit", "=", 10]],
+        order_by="name",
+    ) == [b, c]
+    assert _names(
+        http, filters=[["Journal Entry Account", "debit_in_account_currency", "=", "20.00"]]
+    ) == [c]
+    assert _names(
+        http, filters=[["cheque_date", "between", ["2026-03-01", "2026-03-31"]]], order_by="name"
+    ) == [a, b, c]
     assert _names(http, order_by="name", limit_start="1", limit_page_length="1") == [b]
     assert _names(http, as_dict="0", order_by="name", limit="2") == [a, b]
     r = http.get(JE_URL, params={"fields": '["*"]', "limit_page_length": "1"})
@@ -591,18 +821,29 @@ def test_list_rejects_unknown_fields(http):
 
 # -- other doctypes and routes ----------------------------------------------------------------
 
+
 def test_account_list_is_the_chart(http):
-    r = http.get("/api/resource/Account", params={
-        "filters": json.dumps({"company": VGV, "is_group": 0, "root_type": "Expense"}),
-        "fields": json.dumps(["name", "account_type", "report_type"]),
-        "order_by": "name asc"})
+    r = http.get(
+        "/api/resource/Account",
+        params={
+            "filters": json.dumps({"company": VGV, "is_group": 0, "root_type": "Expense"}),
+            "fields": json.dumps(["name", "account_type", "report_type"]),
+            "order_by": "name asc",
+        },
+    )
     assert r.json()["data"] == [
-        {"name": "Chargebacks - VGV", "account_type": "Expense Account",
-         "report_type": "Profit and Loss"},
-        {"name": "Payment Processing Fees - VGV", "account_type": "Expense Account",
-         "report_type": "Profit and Loss"},
-        {"name": "Rounding - VGV", "account_type": "Round Off",
-         "report_type": "Profit and Loss"}]
+        {
+            "name": "Chargebacks - VGV",
+            "account_type": "Expense Account",
+            "report_type": "Profit and Loss",
+        },
+        {
+            "name": "Payment Processing Fees - VGV",
+            "account_type": "Expense Account",
+            "report_type": "Profit and Loss",
+        },
+        {"name": "Rounding - VGV", "account_type": "Round Off", "report_type": "Profit and Loss"},
+    ]
     one = http.get("/api/resource/Account/Mollie GBP - VGV").json()["data"]
     assert (one["account_currency"], one["is_group"], one["root_type"]) == ("GBP", 0, "Asset")
     assert http.get("/api/resource/Cost Center/Main - VGV").json()["data"]["company"] == VGV
@@ -613,14 +854,26 @@ def test_account_list_is_the_chart(http):
 
 def test_bank_transactions_empty_or_seeded(server, http):
     assert http.get("/api/resource/Bank Transaction").json() == {"data": []}
-    name = server.add_bank_transaction({
-        "date": "2026-03-03", "deposit": "95.50", "currency": "EUR", "bank_account": "ING",
-        "reference_number": "1234567.2603.01", "transaction_id": "camt-1"})
-    r = http.get("/api/resource/Bank Transaction", params={
-        "filters": json.dumps([["reference_number", "=", "1234567.2603.01"]]),
-        "fields": json.dumps(["name", "deposit", "status", "docstatus"])})
-    assert r.json()["data"] == [{"name": name, "deposit": 95.5, "status": "Unreconciled",
-                                 "docstatus": 1}]
+    name = server.add_bank_transaction(
+        {
+            "date": "2026-03-03",
+            "deposit": "95.50",
+            "currency": "EUR",
+            "bank_account": "ING",
+            "reference_number": "1234567.2603.01",
+            "transaction_id": "camt-1",
+        }
+    )
+    r = http.get(
+        "/api/resource/Bank Transaction",
+        params={
+            "filters": json.dumps([["reference_number", "=", "1234567.2603.01"]]),
+            "fields": json.dumps(["name", "deposit", "status", "docstatus"]),
+        },
+    )
+    assert r.json()["data"] == [
+        {"name": name, "deposit": 95.5, "status": "Unreconciled", "docstatus": 1}
+    ]
     assert name == "ACC-BTN-2026-00001"
     with pytest.raises(ValueError, match="no field"):
         server.add_bank_transaction({"amount": "1"})
@@ -628,8 +881,9 @@ def test_bank_transactions_empty_or_seeded(server, http):
 
 def test_bank_transactions_seeded_at_construction():
     with FrappeTestServer(bank_transactions=[{"date": "2026-03-03", "deposit": "1.00"}]) as s:
-        r = httpx.get(f"{s.url}/api/resource/Bank Transaction",
-                      headers={"Authorization": s.auth_header})
+        r = httpx.get(
+            f"{s.url}/api/resource/Bank Transaction", headers={"Authorization": s.auth_header}
+        )
         assert [d["name"] for d in r.json()["data"]] == ["ACC-BTN-2026-00001"]
 
 
@@ -651,12 +905,21 @@ def test_invalid_json_body(http):
 
 # -- the chart --------------------------------------------------------------------------------
 
+
 def test_default_chart():
     chart = Chart.default()
     assert chart.companies[VGV].abbr == "VGV"
-    for name in ("Mollie EUR - VGV", "Mollie GBP - VGV", "Bank - VGV", "Sales - VGV",
-                 "Sales Returns - VGV", "Chargebacks - VGV", "Payment Processing Fees - VGV",
-                 "Input VAT - VGV", "Rounding - VGV"):
+    for name in (
+        "Mollie EUR - VGV",
+        "Mollie GBP - VGV",
+        "Bank - VGV",
+        "Sales - VGV",
+        "Sales Returns - VGV",
+        "Chargebacks - VGV",
+        "Payment Processing Fees - VGV",
+        "Input VAT - VGV",
+        "Rounding - VGV",
+    ):
         acc = chart.accounts[name]
         assert acc.company == VGV and not acc.is_group and not acc.disabled
     assert chart.accounts["Current Assets - VGV"].is_group
@@ -669,36 +932,57 @@ def test_chart_from_toml_and_json(tmp_path):
         '[accounts."Kas - ABC"]\ncompany = "ABC B.V."\nroot_type = "Asset"\n'
         'account_type = "Cash"\naccount_currency = "EUR"\n'
         '[accounts."Omzet - ABC"]\ncompany = "ABC B.V."\nroot_type = "Income"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     chart = Chart.load(tmp_path / "chart.toml")
     assert chart.companies["ABC B.V."].abbr == "ABC"
     assert list(chart.cost_centers) == ["Main - ABC"]
-    full = {"companies": {"ABC B.V.": {"abbr": "ABC", "books_closed_until": "2025-12-31"}},
-            "accounts": {"Kas - ABC": {"company": "ABC B.V.", "root_type": "Asset"}},
-            "cost_centers": {"Hoofd - ABC": {"company": "ABC B.V."}},
-            "parties": {"Customer": ["Klanten"]}}
+    full = {
+        "companies": {"ABC B.V.": {"abbr": "ABC", "books_closed_until": "2025-12-31"}},
+        "accounts": {"Kas - ABC": {"company": "ABC B.V.", "root_type": "Asset"}},
+        "cost_centers": {"Hoofd - ABC": {"company": "ABC B.V."}},
+        "parties": {"Customer": ["Klanten"]},
+    }
     (tmp_path / "chart.json").write_text(json.dumps(full), encoding="utf-8")
     loaded = Chart.load(tmp_path / "chart.json")
     assert str(loaded.companies["ABC B.V."].books_closed_until) == "2025-12-31"
     assert loaded.parties == {"Customer": ("Klanten",)}
     with pytest.raises(ValueError, match="unknown company"):
-        Chart.from_dict({"accounts": {"X": {"company": "Nope", "root_type": "Asset"}},
-                         "companies": {}})
+        Chart.from_dict(
+            {"accounts": {"X": {"company": "Nope", "root_type": "Asset"}}, "companies": {}}
+        )
     with pytest.raises(ValueError, match="root_type"):
         Chart.from_dict({"X - A": {"company": "A", "root_type": "Cash"}})
 
 
 def test_server_with_a_custom_chart(tmp_path):
-    chart = Chart.from_dict({
-        "Kas - ABC": {"company": "ABC B.V.", "root_type": "Asset", "account_type": "Cash"},
-        "Omzet - ABC": {"company": "ABC B.V.", "root_type": "Income"}})
-    with FrappeTestServer(chart, company="ABC B.V.") as s, httpx.Client(
-            base_url=s.url, headers={"Authorization": s.auth_header}) as client:
-        r = post(client, {"voucher_type": "Cash Entry", "posting_date": "2026-01-05",
-                          "company": "ABC B.V.", "docstatus": 1, "accounts": [
-                              {"account": "Kas - ABC", "debit_in_account_currency": 5},
-                              {"account": "Omzet - ABC", "credit_in_account_currency": 5,
-                               "cost_center": "Main - ABC"}]})
+    chart = Chart.from_dict(
+        {
+            "Kas - ABC": {"company": "ABC B.V.", "root_type": "Asset", "account_type": "Cash"},
+            "Omzet - ABC": {"company": "ABC B.V.", "root_type": "Income"},
+        }
+    )
+    with (
+        FrappeTestServer(chart, company="ABC B.V.") as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
+        r = post(
+            client,
+            {
+                "voucher_type": "Cash Entry",
+                "posting_date": "2026-01-05",
+                "company": "ABC B.V.",
+                "docstatus": 1,
+                "accounts": [
+                    {"account": "Kas - ABC", "debit_in_account_currency": 5},
+                    {
+                        "account": "Omzet - ABC",
+                        "credit_in_account_currency": 5,
+                        "cost_center": "Main - ABC",
+                    },
+                ],
+            },
+        )
         assert r.status_code == 200, r.text
     with pytest.raises(ValueError, match="not in the chart"):
         FrappeTestServer(chart)
@@ -706,6 +990,7 @@ def test_server_with_a_custom_chart(tmp_path):
 
 
 # -- field names against ERPNext's doctype definitions ----------------------------------------
+
 
 def _reference(doctype_file: str) -> dict[str, dict[str, Any]]:
     if not REFERENCE.is_dir():
@@ -717,10 +1002,13 @@ def _reference(doctype_file: str) -> dict[str, dict[str, Any]]:
 LAYOUT = {"Section Break", "Column Break", "Button", "Tab Break", "HTML"}
 
 
-@pytest.mark.parametrize(("doctype_file", "schema", "mandatory"), [
-    ("journal_entry.json", JOURNAL_ENTRY_FIELDS, MANDATORY_FIELDS),
-    ("journal_entry_account.json", JOURNAL_ENTRY_ACCOUNT_FIELDS, MANDATORY_ROW_FIELDS),
-])
+@pytest.mark.parametrize(
+    ("doctype_file", "schema", "mandatory"),
+    [
+        ("journal_entry.json", JOURNAL_ENTRY_FIELDS, MANDATORY_FIELDS),
+        ("journal_entry_account.json", JOURNAL_ENTRY_ACCOUNT_FIELDS, MANDATORY_ROW_FIELDS),
+    ],
+)
 def test_accepted_fields_match_erpnext_doctypes(doctype_file, schema, mandatory):
     ref = _reference(doctype_file)
     for name, f in schema.items():
@@ -738,10 +1026,20 @@ def test_accepted_fields_match_erpnext_doctypes(doctype_file, schema, mandatory)
 
 def test_every_field_posted_in_these_tests_is_known(server, http):
     _seed(http)
-    post(http, entry(multi_currency=1, accounts=[
-        {"account": "Bank - VGV", "debit_in_account_currency": "1.17"},
-        {"account": "Mollie GBP - VGV", "credit_in_account_currency": "1.00",
-         "exchange_rate": "1.17"}]))
+    post(
+        http,
+        entry(
+            multi_currency=1,
+            accounts=[
+                {"account": "Bank - VGV", "debit_in_account_currency": "1.17"},
+                {
+                    "account": "Mollie GBP - VGV",
+                    "credit_in_account_currency": "1.00",
+                    "exchange_rate": "1.17",
+                },
+            ],
+        ),
+    )
     posted = [r.payload for r in server.requests if r.method == "POST"]
     header = {k for p in posted for k in p}
     rows = {k for p in posted for row in p["accounts"] for k in row}

@@ -22,10 +22,20 @@ def test_default_and_example_configs_load():
 
 
 def test_env_example_names_every_variable_the_docs_mention():
-    names = {line.split("=", 1)[0].lstrip("# ").strip()
-             for line in (ROOT / ".env.example").read_text().splitlines() if "=" in line}
-    for required in ("MOLLIE_ACCESS_TOKEN", "MOLLIE_LEDGER_PII_KEY", "MOLLIE_LEDGER_DB",
-                     "FRAPPE_URL", "FRAPPE_API_KEY", "FRAPPE_API_SECRET", "MOLLIE_WEBHOOK_SECRETS"):
+    names = {
+        line.split("=", 1)[0].lstrip("# ").strip()
+        for line in (ROOT / ".env.example").read_text().splitlines()
+        if "=" in line
+    }
+    for required in (
+        "MOLLIE_ACCESS_TOKEN",
+        "MOLLIE_LEDGER_PII_KEY",
+        "MOLLIE_LEDGER_DB",
+        "FRAPPE_URL",
+        "FRAPPE_API_KEY",
+        "FRAPPE_API_SECRET",
+        "MOLLIE_WEBHOOK_SECRETS",
+    ):
         assert required in names
 
 

@@ -42,8 +42,15 @@ def warehouse():
             "insert into mollie.subscriptions (id, customer_id, status, amount, amount_currency, "
             "interval, created_at, canceled_at, _dlt_load_id) values (?, ?, ?, ?, 'EUR', ?, "
             "?::timestamptz, ?::timestamptz, '1')",
-            [sub_id, cst, status, Decimal(amount), interval, f"{created} 12:00:00+00",
-             f"{canceled} 12:00:00+00" if canceled else None],
+            [
+                sub_id,
+                cst,
+                status,
+                Decimal(amount),
+                interval,
+                f"{created} 12:00:00+00",
+                f"{canceled} 12:00:00+00" if canceled else None,
+            ],
         )
     # One ledger row fixes "the data's last day" (15 May) for the month spine.
     con.execute(
@@ -58,17 +65,24 @@ def warehouse():
 def test_customer_movements(warehouse):
     rows = warehouse.execute(
         "select customer_id, strftime(month, '%m'), mrr, mrr_change, movement "
-        "from marts.customer_mrr order by 1, 2").fetchall()
+        "from marts.customer_mrr order by 1, 2"
+    ).fetchall()
     got = {(c, m): (mrr, change, mv) for c, m, mrr, change, mv in rows}
     d = Decimal
     expected = {
-        ("cst_A", "01"): (d(10), d(10), "new"), ("cst_A", "02"): (d(10), d(0), "unchanged"),
+        ("cst_A", "01"): (d(10), d(10), "new"),
+        ("cst_A", "02"): (d(10), d(0), "unchanged"),
         ("cst_A", "05"): (d(10), d(0), "unchanged"),
-        ("cst_B", "01"): (d(10), d(10), "new"), ("cst_B", "03"): (d(30), d(20), "expansion"),
-        ("cst_C", "01"): (d(15), d(15), "new"), ("cst_C", "02"): (d(10), d(-5), "contraction"),
-        ("cst_C", "03"): (d(10), d(0), "unchanged"), ("cst_C", "04"): (d(0), d(-10), "churned"),
-        ("cst_D", "01"): (d(1), d(1), "new"), ("cst_D", "02"): (d(0), d(-1), "churned"),
-        ("cst_D", "04"): (d(6), d(6), "reactivation"), ("cst_D", "05"): (d(6), d(0), "unchanged"),
+        ("cst_B", "01"): (d(10), d(10), "new"),
+        ("cst_B", "03"): (d(30), d(20), "expansion"),
+        ("cst_C", "01"): (d(15), d(15), "new"),
+        ("cst_C", "02"): (d(10), d(-5), "contraction"),
+        ("cst_C", "03"): (d(10), d(0), "unchanged"),
+        ("cst_C", "04"): (d(0), d(-10), "churned"),
+        ("cst_D", "01"): (d(1), d(1), "new"),
+        ("cst_D", "02"): (d(0), d(-1), "churned"),
+        ("cst_D", "04"): (d(6), d(6), "reactivation"),
+        ("cst_D", "05"): (d(6), d(0), "unchanged"),
     }
     for key, value in expected.items():
         assert got[key] == value, key
@@ -79,10 +93,16 @@ def test_monthly_bridge(warehouse):
     rows = warehouse.execute(
         "select strftime(month, '%m'), mrr, previous_mrr, new_mrr, expansion_mrr, "
         "reactivation_mrr, contraction_mrr, churned_mrr from marts.subscription_mrr "
-        "order by month").fetchall()
+        "order by month"
+    ).fetchall()
     d = Decimal
-    assert [r[:2] for r in rows] == [("01", d(36)), ("02", d(30)), ("03", d(50)), ("04", d(46)),
-                                     ("05", d(46))]
+    assert [r[:2] for r in rows] == [
+        ("01", d(36)),
+        ("02", d(30)),
+        ("03", d(50)),
+        ("04", d(46)),
+        ("05", d(46)),
+    ]
     by_month = {r[0]: r[3:] for r in rows}
     assert by_month["01"] == (d(36), 0, 0, 0, 0)
     assert by_month["02"] == (0, 0, 0, d(-5), d(-1))
