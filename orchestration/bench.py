@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import json
+import math
 import os
 import pstats
 import re
@@ -47,6 +48,7 @@ from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, 
 
 DEFAULT_SCALE = 100_000
 DEFAULT_REPEAT = 3
+RSS_ROWS = 1_000_000  # issue 8's peak-RSS target is for a load of this many rows
 PROFILE_TOP = 25
 # The ledger scan the transforms are measured against: one pass over every row, grouped.
 BARE_SCAN = (
@@ -79,6 +81,7 @@ class BenchOptions:
     demo_payments: int = SANDBOX_PAYMENTS  # `mollie-ledger demo --payments`
     profile: bool = True  # profile the stages whose target is missed
     note: str = ""  # what this run is (shown when a later run uses it as its baseline)
+    rss_rows: int = RSS_ROWS  # rows loaded by the memory stage (0 skips it)
     log: Callable[[str], None] = print  # progress lines (the CLI sends them to stderr)
 
 
@@ -170,6 +173,8 @@ class ChildResult:
     wall_seconds: float
     peak_rss: int  # bytes, the child's own high-water mark (VmHWM, see `run_child`)
     returncode: int
+    cpu_seconds: float = 0.0  # user + system, the child's own (wait4)
+    server_cpu_seconds: float = 0.0  # this process's meanwhile: the sandbox serving the child
 
 
 def child_env(pycache: Path, **extra: str) -> dict[str, str]:
@@ -244,7 +249,8 @@ def run_child(args: list[str], env: dict[str, str], check: bool = True) -> Child
         # Killed before its atexit ran: only wait4's figure is left, an upper bound.
         peak_kib = int(hwm_file.read_text()) if hwm_file.exists() else usage.ru_maxrss
     payload = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
-    return ChildResult(payload, wall, peak_kib * 1024, proc.returncode)
+    cpu = usage.ru_utime + usage.ru_stime
+    return ChildResult(payload, wall, peak_kib * 1024, proc.returncode, cpu)
 
 
 def extract_child(db: Path, env: dict[str, str], profile: Path | None = None) -> ChildResult:
@@ -344,6 +350,16 @@ class Bench:
         run(out)
         self.results["profiles"][name] = {"kind": "cprofile", "top": top_functions(out)}
 
+    def sandbox_env(self, base_url: str) -> dict[str, str]:
+        """A child's environment pointing at the sandbox at `base_url`."""
+        from sandbox.server import DEFAULT_ACCESS_TOKEN
+
+        return self.env(
+            MOLLIE_API_BASE_URL=base_url,
+            MOLLIE_ACCESS_TOKEN=DEFAULT_ACCESS_TOKEN,
+            MOLLIE_RATE_PER_SECOND="0",  # the token bucket protects Mollie, not localhost
+        )
+
     # -- extract, against the walk ------------------------------------------------------------
     def extract_stages(self) -> Path:
         """Walk, full extract and both reruns against one sandbox; returns the final warehouse."""
@@ -364,19 +380,16 @@ class Bench:
                 "settlements": len(world.settlements),
                 "days": SANDBOX_DAYS,
             }
-            env = self.env(
-                MOLLIE_API_BASE_URL=server.base_url,
-                MOLLIE_ACCESS_TOKEN=DEFAULT_ACCESS_TOKEN,
-                MOLLIE_RATE_PER_SECOND="0",  # the token bucket protects Mollie, not localhost
-            )
+            env = self.sandbox_env(server.base_url)
             log = server.request_log
             assert log is not None
             origin = server.base_url.removesuffix("/v2")
 
             def extract(db: Path, profile: Path | None = None) -> tuple[ChildResult, list[str]]:
                 """One extract in a child; with the request targets it sent, from the log."""
-                mark = len(log)
+                mark, cpu = len(log), time.process_time()
                 child = extract_child(db, env, profile)
+                child.server_cpu_seconds = time.process_time() - cpu
                 return child, log[mark:]
 
             db = self.full_extract(extract, origin, DEFAULT_ACCESS_TOKEN)
@@ -400,7 +413,7 @@ class Bench:
         self.log("warm-up extract (untimed)")
         warm, targets = extract(self.work / "warm" / "w.duckdb")
         shutil.rmtree(self.work / "warm")
-        walk, full = Runs(), Runs()
+        walk, full, cpu, server_cpu = Runs(), Runs(), Runs(), Runs()
         steps: list[dict[str, float]] = []
         walked_bytes = 0
         db = self.work / "full" / "w.duckdb"
@@ -412,6 +425,8 @@ class Bench:
             shutil.rmtree(db.parent, ignore_errors=True)
             child, sent = extract(db)
             full.seconds.append(child.payload["seconds"])
+            cpu.seconds.append(child.cpu_seconds)
+            server_cpu.seconds.append(child.server_cpu_seconds)
             steps.append(child.payload["steps"])
         self.results["walk"] = {**walk.as_dict(), "requests": len(targets), "bytes": walked_bytes}
         rows = child.payload["rows"]
@@ -425,6 +440,9 @@ class Bench:
             "rows_per_second": {t: n / full.median for t, n in rows.items()},
             "peak_rss_bytes": max(warm.peak_rss, child.peak_rss),
             "ratio_to_walk": ratio(full.median, walk.median),
+            # Where the walk's floor comes from: each side is one Python process, one core.
+            "cpu_seconds": cpu.median,
+            "sandbox_cpu_seconds": server_cpu.median,
         }
         if not extract_ratio_met(self.results):
             self.profiled("extract", lambda out: extract(self.work / "prof" / "w.duckdb", out))
@@ -600,6 +618,36 @@ class Bench:
             "post_counts": counts,
         }
 
+    # -- peak memory of a 1 M-row load ----------------------------------------------------------
+    def memory(self) -> None:
+        """One untimed extract of a world sized to load `rss_rows` rows, for its peak RSS.
+
+        The timed scale loads fewer rows (100 k payments: ~0.3 M); issue 8's memory target is for
+        1 M. Sized from the full extract's rows per payment, with 2 % to spare.
+        """
+        from sandbox.generate import SandboxConfig
+        from sandbox.server import SandboxServer
+
+        ex = self.results["extract"]
+        if not self.o.rss_rows or ex["rows_total"] >= self.o.rss_rows:
+            return  # nothing to add: the timed extract was at least that large
+        payments = math.ceil(self.o.rss_rows * self.o.scale / ex["rows_total"] * 1.02)
+        config = SandboxConfig.from_cli(
+            seed=SANDBOX_SEED, payments=payments, days=SANDBOX_DAYS, now=SANDBOX_NOW
+        )
+        self.log(f"memory: one extract of ~{payments:,} payments (~{self.o.rss_rows:,} rows)")
+        with SandboxServer(config) as server:
+            db = self.work / "memory" / "w.duckdb"
+            child = extract_child(db, self.sandbox_env(server.base_url))
+        shutil.rmtree(db.parent, ignore_errors=True)
+        self.results["memory"] = {
+            "payments": payments,
+            "rows_total": sum(child.payload["rows"].values()),
+            "peak_rss_bytes": child.peak_rss,
+            "seconds": child.payload["seconds"],
+            "steps": child.payload["steps"],
+        }
+
     # -- make demo --------------------------------------------------------------------------------
     def demo(self) -> None:
         runs, exit_codes = Runs(), []
@@ -669,7 +717,9 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
     ex, nc, tf, demo = r["extract"], r["rerun_no_change"], r["transforms"], r["demo"]
     ledger = tf["balance_transactions"]
     at_scale = f"at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""
-    rows = ex["rows_total"]
+    # The memory stage's load where there was one, else the timed extract's.
+    mem = r.get("memory") or ex
+    rows = mem["rows_total"]
     per_million = tf["seconds"] * 1e6 / ledger if ledger else float("nan")
     slowest = next(iter(tf["models"].items()), ("–", 0.0))
     over_two = ", ".join(f"`{e}`: {v['max']}" for e, v in nc["by_endpoint"].items() if v["max"] > 2)
@@ -679,7 +729,7 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             "full extract ≤ 1.2 × the bare walk",
             f"{ex['ratio_to_walk']:.2f} × ({ex['seconds']:.1f} s vs {r['walk']['seconds']:.1f} s)",
             extract_ratio_met(r),
-            _steps_note(ex) + ("" if extract_ratio_met(r) else "; see Profiles"),
+            _steps_note(ex) + ("" if extract_ratio_met(r) else f"; {_cpu_note(ex)}; see Profiles"),
         ),
         _target(
             "no-change rerun ≤ 5 % of the full extract",
@@ -714,8 +764,8 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         ),
         _target(
             "peak RSS of a 1 M-row load ≤ 1 GiB",
-            f"{ex['peak_rss_bytes'] / GIB:.2f} GiB",
-            ex["peak_rss_bytes"] <= GIB,
+            f"{mem['peak_rss_bytes'] / GIB:.2f} GiB",
+            mem["peak_rss_bytes"] <= GIB,
             f"a load of {rows:,} rows, not 1 M" if rows < 1e6 else "",
             full_scale=rows >= 1e6,
         ),
@@ -727,6 +777,19 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
             full_scale=demo["default_scale"],
         ),
     ]
+
+
+def _cpu_note(ex: dict[str, Any]) -> str:
+    """Where the extract's time goes: its own CPU against the sandbox's, one core each."""
+    cpu, served = ex.get("cpu_seconds"), ex.get("sandbox_cpu_seconds")
+    if not cpu or not served:
+        return "no CPU split measured"
+    split = f"its own CPU {cpu:.1f} s against the sandbox's {served:.1f} s serving it"
+    if cpu <= served:
+        return split
+    # Python runs on one core (the GIL), so however its threads overlap the sandbox's, the
+    # extract takes at least its own CPU time.
+    return f"{split}: bound by its own Python (one core), not by waiting for pages"
 
 
 def _floor_note(tf: dict[str, Any]) -> str:
@@ -789,6 +852,7 @@ def run_bench(options: BenchOptions, workdir: Path | None = None) -> dict[str, A
         bench.gates(db)
         bench.exports(db)
         bench.demo()
+        bench.memory()
     finally:
         if own:
             shutil.rmtree(work, ignore_errors=True)

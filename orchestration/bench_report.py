@@ -158,6 +158,7 @@ HEADLINES: list[tuple[str, tuple[str, ...]]] = [
     ("full extract (s)", ("extract", "seconds")),
     ("full extract ÷ walk", ("extract", "ratio_to_walk")),
     ("extract peak RSS (GiB)", ("extract", "peak_rss_bytes")),
+    ("peak RSS of a 1 M-row load (GiB)", ("memory", "peak_rss_bytes")),
     ("no-change rerun (s)", ("rerun_no_change", "seconds")),
     ("no-change rerun requests", ("rerun_no_change", "requests")),
     ("one-day rerun (s)", ("rerun_one_day", "seconds")),
@@ -209,6 +210,15 @@ def _steps(run: dict[str, Any]) -> str:
     return f"dlt's steps: {parts}." if parts else ""
 
 
+def _cpu(ex: dict[str, Any]) -> str:
+    if not ex.get("cpu_seconds"):
+        return ""
+    return (
+        f" CPU: the extract {_s(ex['cpu_seconds'])}, the sandbox serving it "
+        f"{_s(ex.get('sandbox_cpu_seconds'))} (each one Python process, so one core each)."
+    )
+
+
 def _endpoint_rows(rerun: dict[str, Any]) -> list[list[Any]]:
     return [
         [f"`{e}`", v["requests"], v["streams"], v["max"]] for e, v in rerun["by_endpoint"].items()
@@ -230,7 +240,7 @@ def _extract_sections(r: dict[str, Any]) -> list[str]:
         f"{_x(ex['ratio_to_walk'])} the walk (runs {_runs(ex['runs'])}; an untimed warm-up "
         f"took {_s(ex['warm_up_seconds'])}). {ex['requests']:,} requests, "
         f"{ex['rows_total']:,} rows, peak RSS {ex['peak_rss_bytes'] / GIB:.2f} GiB. "
-        f"{_steps(ex)}",
+        f"{_steps(ex)}{_cpu(ex)}",
         "",
     ]
     out += _table(
@@ -302,6 +312,17 @@ def _later_sections(r: dict[str, Any]) -> list[str]:
         f"{demo['exit_codes']}), peak RSS {demo['peak_rss_bytes'] / GIB:.2f} GiB.",
         "",
     ]
+    mem = r.get("memory")
+    if mem:
+        out += [
+            "## Peak memory of a large load",
+            "",
+            f"One untimed extract of a sandbox of {mem['payments']:,} payments, "
+            f"{mem['rows_total']:,} rows from scratch: peak RSS "
+            f"**{mem['peak_rss_bytes'] / GIB:.2f} GiB** (the child's own VmHWM), "
+            f"{_s(mem['seconds'])}. {_steps(mem)}",
+            "",
+        ]
     return out
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from orchestration.bench import DEFAULT_REPEAT, DEFAULT_SCALE
+from orchestration.bench import DEFAULT_REPEAT, DEFAULT_SCALE, RSS_ROWS
 from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
 DEFAULT_NOW = SANDBOX_NOW
@@ -465,6 +465,12 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     default=None,
     help="The JSON of an earlier run: the report adds a before/after table.",
 )
+@click.option(
+    "--rss-rows",
+    default=RSS_ROWS,
+    show_default=True,
+    help="Rows for the untimed extract measuring peak memory (0: skip it).",
+)
 @click.option("--note", default="", help="What this run is, shown when it is a later baseline.")
 @click.option(
     "--profile/--no-profile",
@@ -472,7 +478,7 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     show_default=True,
     help="Profile (cProfile) each stage whose target is missed.",
 )
-def bench(scale, repeat, out, demo_payments, baseline, note, profile) -> None:
+def bench(scale, repeat, out, demo_payments, baseline, rss_rows, note, profile) -> None:
     """Measure every stage on this machine against its yardstick and write the report.
 
     Extract against a bare HTTP walk of the same pages, reruns against the full extract,
@@ -486,12 +492,15 @@ def bench(scale, repeat, out, demo_payments, baseline, note, profile) -> None:
 
     if scale < 1 or repeat < 1 or demo_payments < 1:
         raise click.BadParameter("--scale, --repeat and --demo-payments must be at least 1")
+    if rss_rows < 0:
+        raise click.BadParameter("--rss-rows must be 0 (skip) or more")
     options = BenchOptions(
         scale=scale,
         repeat=repeat,
         demo_payments=demo_payments,
         profile=profile,
         note=note,
+        rss_rows=rss_rows,
         log=lambda line: click.echo(line, err=True),
     )
     results = run_bench(options)

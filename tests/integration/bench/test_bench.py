@@ -25,6 +25,7 @@ SECTIONS = (
     "## Gates",
     "## Exports",
     "## make demo",
+    "## Peak memory of a large load",
     "## Profiles",
 )
 FIGURES = (
@@ -38,6 +39,7 @@ FIGURES = (
     "gates",
     "exports",
     "demo",
+    "memory",
     "targets",
     "profiles",
 )
@@ -47,6 +49,7 @@ FIGURES = (
 def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
     out = tmp_path / "benchmarks.md"
     args = ["bench", "--scale", "300", "--repeat", "1", "--demo-payments", "300"]
+    args += ["--rss-rows", "10000"]  # more rows than 300 payments load
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
 
@@ -57,6 +60,13 @@ def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
     assert set(FIGURES) <= set(results)
     assert results["walk"]["requests"] == results["extract"]["requests"] > 0
     assert results["extract"]["peak_rss_bytes"] > 0
+    # The CPU split that says whether the extract waits for pages or for its own Python.
+    assert results["extract"]["cpu_seconds"] > 0 and results["extract"]["sandbox_cpu_seconds"] > 0
+    # Peak memory is measured on a load sized to --rss-rows, and the target reads it.
+    memory = results["memory"]
+    assert memory["rows_total"] > results["extract"]["rows_total"] and memory["peak_rss_bytes"] > 0
+    rss_target = next(t for t in results["targets"] if "peak RSS" in t["target"])
+    assert rss_target["measured"] == f"{memory['peak_rss_bytes'] / 2**30:.2f} GiB"
     assert results["rerun_no_change"]["requests"] > 0
     assert results["transforms"]["models"]
     assert results["transforms"]["floor_seconds"] > 0  # what explains the ratio to the scan
