@@ -623,7 +623,7 @@ class Bench:
         """One untimed extract of a world sized to load `rss_rows` rows, for its peak RSS.
 
         The timed scale loads fewer rows (100 k payments: ~0.3 M); issue 8's memory target is for
-        1 M. Sized from the full extract's rows per payment, with 2 % to spare.
+        1 M. Sized from the full extract's rows per payment, with 5 % to spare (worlds vary).
         """
         from sandbox.generate import SandboxConfig
         from sandbox.server import SandboxServer
@@ -631,7 +631,7 @@ class Bench:
         ex = self.results["extract"]
         if not self.o.rss_rows or ex["rows_total"] >= self.o.rss_rows:
             return  # nothing to add: the timed extract was at least that large
-        payments = math.ceil(self.o.rss_rows * self.o.scale / ex["rows_total"] * 1.02)
+        payments = math.ceil(self.o.rss_rows * self.o.scale / ex["rows_total"] * 1.05)
         config = SandboxConfig.from_cli(
             seed=SANDBOX_SEED, payments=payments, days=SANDBOX_DAYS, now=SANDBOX_NOW
         )
@@ -746,7 +746,8 @@ def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
         _target(
             "all transforms over 1 M balance transactions ≤ 20 s",
             f"{tf['seconds']:.2f} s",
-            tf["seconds"] <= 20,
+            # Below 1 M, judged on the linear estimate: an overestimate, the fixed costs scale too.
+            (per_million if at_scale else tf["seconds"]) <= 20,
             f"{at_scale}; scaled linearly to 1 M (fixed costs too): {per_million:.0f} s"
             if at_scale
             else "",

@@ -94,7 +94,8 @@ def _runs(runs: list[float]) -> str:
 
 def to_markdown(r: dict[str, Any], baseline: dict[str, Any] | None = None) -> str:
     meta, m = r["meta"], r["meta"]["machine"]
-    loaded = max(meta["load_average_before"], meta.get("load_average_after", 0)) > QUIET_LOAD
+    # Only the figure from before counts: by the end, the load average is the bench's own work.
+    loaded = meta["load_average_before"] > QUIET_LOAD
     out = [
         "# Benchmarks",
         "",
@@ -107,8 +108,8 @@ def to_markdown(r: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
     if loaded:
         out += [
             f"**Taken under load**: the 1-minute load average was "
-            f"{meta['load_average_before']:.2f} before and {meta.get('load_average_after', 0):.2f} "
-            "after (other work shared the CPUs); ratios hold better than absolute seconds.",
+            f"{meta['load_average_before']:.2f} when the bench started (other work shared the "
+            "CPUs); ratios hold better than absolute seconds.",
             "",
         ]
     out += ["## Machine", ""]
