@@ -34,7 +34,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ DEFAULT_SCALE = 100_000
 DEFAULT_REPEAT = 3
 RSS_ROWS = 1_000_000  # issue 8's peak-RSS target is for a load of this many rows
 PROFILE_TOP = 25
+PYSPY_RATE = 100  # py-spy samples per second
+_PYSPY_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*?)(?::\d+)?\)$")  # "fn (path.py:12)"
 # The ledger scan the transforms are measured against: one pass over every row, grouped.
 BARE_SCAN = (
     "select balance_id, sum(result_amount), count(*) from mollie.balance_transactions group by 1"
@@ -214,9 +216,11 @@ else:
 """
 
 
-def run_child(args: list[str], env: dict[str, str], check: bool = True) -> ChildResult:
-    """Run `python <args>` (`-m module …` or `-c code …`); its stdout's last line may be JSON.
-    With `check`, raise on exit ≠ 0.
+def run_child(
+    args: list[str], env: dict[str, str], check: bool = True, wrapper: Sequence[str] = ()
+) -> ChildResult:
+    """Run `python <args>` (`-m module …` or `-c code …`); its last JSON line is the payload.
+    With `check`, raise on exit ≠ 0. `wrapper` runs it under another command (py-spy).
 
     The peak RSS is the child's VmHWM, which it writes at exit. Not `wait4`'s ru_maxrss: Linux
     keeps ru_maxrss across exec, so a child of this process (which holds the sandbox's world)
@@ -232,7 +236,7 @@ def run_child(args: list[str], env: dict[str, str], check: bool = True) -> Child
         hwm_file = Path(scratch) / "hwm"
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [sys.executable, "-c", _HWM_BOOTSTRAP, *args],
+            [*wrapper, sys.executable, "-c", _HWM_BOOTSTRAP, *args],
             stdout=out,
             stderr=err,
             env={**env, "MOLLIE_LEDGER_BENCH_HWM": str(hwm_file)},
@@ -248,14 +252,71 @@ def run_child(args: list[str], env: dict[str, str], check: bool = True) -> Child
             raise RuntimeError(f"{' '.join(args[:4])} exited {proc.returncode}:\n{tail}")
         # Killed before its atexit ran: only wait4's figure is left, an upper bound.
         peak_kib = int(hwm_file.read_text()) if hwm_file.exists() else usage.ru_maxrss
-    payload = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+    # The child's last JSON line: a wrapper (py-spy) may print after it.
+    last = next((line for line in reversed(lines) if line.startswith("{")), None)
+    payload = json.loads(last) if last else {}
     cpu = usage.ru_utime + usage.ru_stime
     return ChildResult(payload, wall, peak_kib * 1024, proc.returncode, cpu)
 
 
 def extract_child(db: Path, env: dict[str, str], profile: Path | None = None) -> ChildResult:
-    spec = {"db": str(db), "profile": str(profile) if profile else None}
-    return run_child(["-m", "orchestration.bench", json.dumps(spec)], env)
+    """One extract in a child; profiled into `profile` when given: sampled by py-spy for a
+    `.pyspy` file, else under cProfile."""
+    sampled = profile is not None and profile.suffix == ".pyspy"
+    spec = {"db": str(db), "profile": str(profile) if profile and not sampled else None}
+    wrapper = pyspy_record(profile) if sampled and profile else ()
+    return run_child(["-m", "orchestration.bench", json.dumps(spec)], env, wrapper=wrapper)
+
+
+def pyspy() -> str | None:
+    """The py-spy executable beside this Python (the dev group installs it), or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy")
+
+
+def pyspy_record(out: Path) -> list[str]:
+    """py-spy sampling what it starts, every thread, only while holding the GIL: in a Python
+    process that is where its one core goes (native work with the GIL released is not seen)."""
+    exe = pyspy()
+    if exe is None:
+        raise RuntimeError("py-spy is not installed (uv sync installs it with the dev group)")
+    return [
+        exe, "record", "--gil", "--nonblocking", "--rate", str(PYSPY_RATE),
+        "--format", "raw", "--output", str(out), "--",
+    ]  # fmt: skip
+
+
+def top_sampled(raw: Path, n: int = PROFILE_TOP) -> list[dict[str, Any]]:
+    """The `n` functions with the most samples of their own in py-spy's raw output (one line per
+    stack: `frame;frame;… count`), in seconds of the one core; lines of a function are summed."""
+    own: Counter[str] = Counter()
+    total: Counter[str] = Counter()
+    for line in raw.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        functions = [_sampled_function(frame) for frame in stack.split(";")]
+        own[functions[-1]] += int(count)
+        for function in set(functions):
+            total[function] += int(count)
+    if not own:
+        raise ValueError(f"py-spy wrote no samples to {raw}")
+    return [
+        {
+            "function": function,
+            "calls": None,  # sampling does not count calls
+            "tottime": round(samples / PYSPY_RATE, 3),
+            "cumtime": round(total[function] / PYSPY_RATE, 3),
+        }
+        for function, samples in own.most_common(n)
+    ]
+
+
+def _sampled_function(frame: str) -> str:
+    match = _PYSPY_FRAME.match(frame)
+    if not match:
+        return frame
+    return f"{_short(match['file'])}({match['name']})"
 
 
 def _child_main(spec: dict[str, Any]) -> None:
@@ -341,11 +402,25 @@ class Bench:
     def env(self, **extra: str) -> dict[str, str]:
         return child_env(self.work / "pycache", **extra)
 
-    def profiled(self, name: str, run: Callable[[Path], object]) -> None:
-        """Run once more under cProfile (untimed) and keep the top functions."""
+    def profiled(self, name: str, run: Callable[[Path], object], sampled: bool = False) -> None:
+        """Run once more (untimed) and keep the top functions.
+
+        `sampled`: `run` takes a `.pyspy` file, for py-spy's view of every thread, where py-spy
+        can run (installed, and allowed to read the child's memory); else under cProfile, which
+        sees only the main thread.
+        """
         if not self.o.profile:
             return
         self.log(f"profiling {name}")
+        if sampled and pyspy():
+            out = self.work / f"{name}.pyspy"
+            try:
+                run(out)
+                self.results["profiles"][name] = {"kind": "py-spy", "top": top_sampled(out)}
+                return
+            except (RuntimeError, OSError, ValueError) as exc:
+                reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else repr(exc)
+                self.log(f"py-spy could not sample {name} ({reason}); cProfile instead")
         out = self.work / f"{name}.prof"
         run(out)
         self.results["profiles"][name] = {"kind": "cprofile", "top": top_functions(out)}
@@ -397,7 +472,9 @@ class Bench:
             if not no_change_met(self.results):
                 copy = self.work / "prof-rerun"
                 shutil.copytree(db.parent, copy)
-                self.profiled("rerun_no_change", lambda out: extract(copy / db.name, out))
+                self.profiled(
+                    "rerun_no_change", lambda out: extract(copy / db.name, out), sampled=True
+                )
 
             snapshot = self.work / "snapshot"
             shutil.copytree(db.parent, snapshot)
@@ -445,7 +522,12 @@ class Bench:
             "sandbox_cpu_seconds": server_cpu.median,
         }
         if not extract_ratio_met(self.results):
-            self.profiled("extract", lambda out: extract(self.work / "prof" / "w.duckdb", out))
+
+            def from_scratch(out: Path) -> object:
+                shutil.rmtree(self.work / "prof", ignore_errors=True)  # a failed try leaves rows
+                return extract(self.work / "prof" / "w.duckdb", out)
+
+            self.profiled("extract", from_scratch, sampled=True)
         return db
 
     def reruns(

@@ -333,8 +333,11 @@ def _profiles(r: dict[str, Any]) -> list[str]:
     if not profiles:
         return [*out, "Every profiled stage met its target, or profiling was off.", ""]
     out += [
-        "For each stage whose target is missed: one more run under cProfile (untimed), top "
-        "functions by cumulative time (transforms: the slowest models).",
+        "For each stage whose target is missed, one more run (untimed). The extract and its "
+        "rerun are sampled by py-spy across every thread, counting only samples that hold the "
+        "GIL: where the process's one core goes (own = in the function itself, cumulative = "
+        "with what it calls; seconds of that core). Elsewhere, or where py-spy cannot run, "
+        "cProfile: the main thread only, by cumulative time (transforms: the slowest models).",
         "",
     ]
     for name, profile in profiles.items():
@@ -343,6 +346,17 @@ def _profiles(r: dict[str, Any]) -> list[str]:
             out += ["The slowest models (every model is under Transforms):", ""]
             out += _table(["model", "seconds"], [[m, f"{s:.3f}"] for m, s in profile["top"]])
             continue
+        if profile["kind"] == "py-spy":
+            out += ["py-spy, by own time:", ""]
+            out += _table(
+                ["own s", "cumulative s", "function"],
+                [
+                    [f"{f['tottime']:.2f}", f"{f['cumtime']:.2f}", f"`{f['function']}`"]
+                    for f in profile["top"]
+                ],
+            )
+            continue
+        out += ["cProfile, by cumulative time:", ""]
         out += _table(
             ["cumulative s", "own s", "calls", "function"],
             [

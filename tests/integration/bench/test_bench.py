@@ -97,3 +97,30 @@ def test_requests_are_counted_per_list_walked() -> None:
         "/v2/balances/{id}/transactions": {"requests": 3, "streams": 2, "max": 2},
         "/v2/payments": {"requests": 3, "streams": 2, "max": 2},
     }
+
+
+@pytest.mark.slow
+def test_py_spy_profiles_a_real_extract(tmp_path) -> None:
+    from orchestration.bench import child_env, extract_child, pyspy, top_sampled
+    from sandbox.generate import SandboxConfig
+    from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
+
+    assert pyspy(), "py-spy comes with the dev group (uv sync)"
+    config = SandboxConfig.from_cli(seed=7, payments=400, days=30, now="2026-11-01T00:00:00Z")
+    with SandboxServer(config) as server:
+        env = child_env(
+            tmp_path / "pyc",
+            MOLLIE_API_BASE_URL=server.base_url,
+            MOLLIE_ACCESS_TOKEN=DEFAULT_ACCESS_TOKEN,
+            MOLLIE_RATE_PER_SECOND="0",
+        )
+        try:
+            child = extract_child(tmp_path / "w.duckdb", env, tmp_path / "extract.pyspy")
+        except RuntimeError as exc:
+            if "ermission" in str(exc):  # a container without ptrace: the bench uses cProfile
+                pytest.skip(f"py-spy may not read processes here: {str(exc)[-200:]}")
+            raise
+    assert sum(child.payload["rows"].values()) > 400  # the extract ran to the end under py-spy
+    functions = [f["function"] for f in top_sampled(tmp_path / "extract.pyspy", n=200)]
+    # Our own code shows by name, not only the libraries under it.
+    assert any(f.startswith("extract/") for f in functions), functions[:20]

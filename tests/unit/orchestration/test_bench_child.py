@@ -43,3 +43,49 @@ def test_a_child_gets_its_arguments_and_exit_code(tmp_path) -> None:
 def test_only_module_or_code_children() -> None:
     with pytest.raises(ValueError, match="-m module or -c code"):
         run_child([sys.argv[0]], {})
+
+
+def test_sampled_profile_sums_each_functions_lines_and_ranks_by_own_time(tmp_path) -> None:
+    from orchestration.bench import PYSPY_RATE, top_sampled
+
+    raw = tmp_path / "extract.pyspy"
+    raw.write_text(
+        "<module> (x.py:1);run (extract/pipeline.py:10);map_page (extract/source.py:211) 300\n"
+        "<module> (x.py:1);run (extract/pipeline.py:10);map_page (extract/source.py:215) 100\n"
+        "<module> (x.py:1);run (extract/pipeline.py:12);to_arrow (extract/arrow_rows.py:83) 250\n"
+        "<module> (x.py:1);run (extract/pipeline.py:10) 50\n"
+    )
+    top = top_sampled(raw)
+    assert [f["function"] for f in top] == [
+        "extract/source.py(map_page)",
+        "extract/arrow_rows.py(to_arrow)",
+        "extract/pipeline.py(run)",
+    ]
+    assert top[0]["tottime"] == 400 / PYSPY_RATE  # two lines of one function
+    assert top[2]["tottime"] == 50 / PYSPY_RATE
+    assert top[2]["cumtime"] == 700 / PYSPY_RATE  # everything under it
+    empty = tmp_path / "empty.pyspy"
+    empty.write_text("")
+    with pytest.raises(ValueError, match="no samples"):
+        top_sampled(empty)
+
+
+def test_profile_falls_back_to_cprofile_when_py_spy_cannot_sample(tmp_path, monkeypatch) -> None:
+    import orchestration.bench as bench
+
+    monkeypatch.setattr(bench, "pyspy", lambda: "/usr/bin/false")  # installed, but fails
+    b = bench.Bench(bench.BenchOptions(log=lambda _: None), tmp_path)
+    tried: list[str] = []
+
+    def run(out):
+        tried.append(out.suffix)
+        if out.suffix == ".pyspy":
+            raise RuntimeError("py-spy exited 1:\nPermission denied")
+        import cProfile
+
+        cProfile.run("sum(range(1000))", str(out))
+
+    b.profiled("extract", run, sampled=True)
+    assert tried == [".pyspy", ".prof"]
+    assert b.results["profiles"]["extract"]["kind"] == "cprofile"
+    assert b.results["profiles"]["extract"]["top"]
