@@ -104,11 +104,9 @@ def coalesce(items: Iterable[Any], max_rows: int = BATCH_ROWS) -> Iterator[Any]:
     is buffered goes out when the items end, so nothing yielded upstream is dropped.
     """
     buffers: dict[str | None, list[pa.Table]] = {}
-    sizes: dict[str | None, int] = {}
 
     def flush(target: str | None) -> Iterator[Any]:
         joined = pa.concat_tables(buffers.pop(target))
-        sizes.pop(target)
         yield joined if target is None else dlt.mark.with_table_name(joined, target)
 
     for item in items:
@@ -117,9 +115,9 @@ def coalesce(items: Iterable[Any], max_rows: int = BATCH_ROWS) -> Iterator[Any]:
         if not isinstance(data, pa.Table):
             yield item
             continue
-        buffers.setdefault(target, []).append(data)
-        sizes[target] = sizes.get(target, 0) + data.num_rows
-        if sizes[target] >= max_rows:
+        buffered = buffers.setdefault(target, [])
+        buffered.append(data)
+        if sum(t.num_rows for t in buffered) >= max_rows:
             yield from flush(target)
     for target in list(buffers):
         yield from flush(target)
