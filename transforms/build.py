@@ -98,17 +98,25 @@ def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) 
     con.executemany("insert into config.tolerances values (?, ?)", list(config.tolerances.items()))
     con.execute(
         "create or replace table config.settings (company varchar, cost_center varchar, "
-        "match_window_business_days integer, forecast_horizon_days integer)"
+        "match_window_business_days integer, forecast_horizon_days integer, "
+        "vat_registered boolean)"
     )
     con.execute(
-        "insert into config.settings values (?, ?, ?, ?)",
+        "insert into config.settings values (?, ?, ?, ?, ?)",
         [
             config.company,
             config.cost_center,
             config.match_window_business_days,
             config.forecast_horizon_days,
+            config.vat_registered,
         ],
     )
+    con.execute(
+        "create or replace table config.parties "
+        "(role varchar primary key, party_type varchar, party varchar)"
+    )
+    for role, (kind, party) in config.parties.items():
+        con.execute("insert into config.parties values (?, ?, ?)", [role, kind, party])
     ensure_raw_tables(con)
     con.execute("create schema if not exists bank")
     con.execute(
