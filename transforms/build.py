@@ -18,6 +18,7 @@ import duckdb
 from extract.records import HINTS, TABLES
 from transforms.config import LedgerConfig
 from transforms.models import Model, discover
+from transforms.seeds import load_seeds
 
 _DUCKDB_TYPES = {
     "text": "VARCHAR",
@@ -71,7 +72,7 @@ def _pii_hasher(key: str):
 
 
 def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) -> None:
-    """Make a connection ready to build models: UDFs, `config.*` tables, raw tables."""
+    """Ready a connection to build models: UDFs, `config.*` and `seeds.*` tables, raw tables."""
     try:
         con.remove_function("pii_hash")
     except (duckdb.InvalidInputException, duckdb.CatalogException):
@@ -117,6 +118,7 @@ def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) 
     )
     for role, (kind, party) in config.parties.items():
         con.execute("insert into config.parties values (?, ?, ?)", [role, kind, party])
+    load_seeds(con)
     ensure_raw_tables(con)
     con.execute("create schema if not exists bank")
     con.execute(

@@ -1,8 +1,13 @@
 -- grain: one row per Mollie fee invoice (month × currency).
 -- Mollie deducts fees VAT-inclusive in real time, rounded per transaction; its monthly invoice
 -- charges VAT on the month's net total; the rounding difference comes back as
--- invoice-compensation ledger rows pointing at the invoice. So, per invoice month (Amsterdam):
---   Σ −deductions of the month's ledger rows − Σ its compensation rows = invoice gross.
+-- invoice-compensation (and invoice-rounding-compensation) ledger rows pointing at the invoice.
+-- What Mollie charged in a month is the fee deductions (deductionDetails.fees, never the
+-- reservations, repayments or commissions withheld) plus the gross of every row of category
+-- 'fee' in the type map (payment-fee, failed-payment-fee, balance-charge-fee, managed-fee, a
+-- returned-managed-fee back, …). So, per invoice month (Amsterdam):
+--   ledger_fees − Σ its compensation rows = invoice gross, with
+--   ledger_fees = −(Σ fee deductions + Σ gross of fee rows) of the month's ledger rows.
 with invoices as (
     select
         i.invoice_id,
@@ -21,7 +26,10 @@ with invoices as (
 ),
 
 monthly_fees as (
-    select currency, date_trunc('month', created_date)::date as month, -sum(fee) as fees
+    select
+        currency,
+        date_trunc('month', created_date)::date as month,
+        -sum(fee_deduction + case when category = 'fee' then gross else 0 end) as fees
     from intermediate.int_ledger__categorised
     group by all
 ),

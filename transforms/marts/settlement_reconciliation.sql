@@ -25,9 +25,16 @@ swept as (
         sum(l.gross) filter (where l.category = 'refund') as refunds_gross,
         sum(l.gross) filter (where l.category = 'chargeback') as chargebacks_gross,
         sum(l.gross) filter (where l.category = 'chargeback_reversal') as reversals_gross,
-        sum(l.gross) filter (where l.category in ('compensation', 'fee', 'other', 'payout_reversal'))
-            as other_gross,
-        sum(l.fee) as fees,
+        sum(l.gross) filter (
+            where l.category is null or l.category not in (
+                'payment', 'refund', 'chargeback', 'chargeback_reversal'
+            )
+        ) as other_gross,
+        sum(l.fee_deduction) as fees,
+        sum(l.reservation_deduction) as reservations,
+        sum(l.repayment_deduction) as repayments,
+        sum(l.commission_deduction) as commissions,
+        count(*) filter (where l.category is null) as unknown_type_rows,
         sum(l.net) as ledger_net,
         count(*) as rows_swept
     from intermediate.int_settlement__swept_rows as w
@@ -81,6 +88,10 @@ joined as (
         coalesce(w.reversals_gross, 0) as reversals_gross,
         coalesce(w.other_gross, 0) as other_gross,
         coalesce(w.fees, 0) as fees,
+        coalesce(w.reservations, 0) as reservations,
+        coalesce(w.repayments, 0) as repayments,
+        coalesce(w.commissions, 0) as commissions,
+        coalesce(w.unknown_type_rows, 0) as unknown_type_rows,
         coalesce(w.ledger_net, 0) as ledger_net,
         coalesce(w.rows_swept, 0) as rows_swept,
         s.amount - coalesce(w.ledger_net, 0) as difference_ledger,
