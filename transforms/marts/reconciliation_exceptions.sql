@@ -12,6 +12,8 @@
 --   balance_report_vs_ledger    6  per report day: the report's movements = Σ ledger rows of the day
 --   fee_invoice                 7  Σ fee deductions of the month − its compensation = invoice gross
 --   bank_deposit_missing/_late/_amount, bank_deposit_unmatched   8  payouts vs bank deposits
+--   clearing_balance            per balance and day: the clearing account in the journal = Mollie's
+--                               balance (pending + available), marts.clearing_reconciliation
 with tol as (
     select check_name, tolerance from config.tolerances
 ),
@@ -152,6 +154,15 @@ check_8 as (
         )
 ),
 
+check_clearing as (
+    -- a day the journal's clearing account is off Mollie's balance by more than held entries
+    select
+        'clearing_balance', 'balance_day', balance_id || '/' || strftime(report_date, '%Y-%m-%d'),
+        currency, mollie_close, journal_close
+    from marts.clearing_reconciliation
+    where status = 'off'
+),
+
 all_checks as (
     select * from check_1
     union all select * from check_2
@@ -162,6 +173,7 @@ all_checks as (
     union all select * from check_6b
     union all select * from check_7
     union all select * from check_8
+    union all select * from check_clearing
 ),
 
 compared as (
