@@ -256,6 +256,9 @@ def demo(seed, payments, days, now, start, folder) -> None:
         f"days up to {now}) served by the built-in Mollie sandbox; warehouse in {folder}/"
     )
     _run_and_report(os.path.join(folder, "mollie_ledger.duckdb"))
+    from transforms.clearing import clearing_identity_line
+
+    click.echo(clearing_identity_line(os.path.join(folder, "mollie_ledger.duckdb")))
     click.echo(
         f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
         "staging, marts); `mollie-ledger ui` shows every asset."

@@ -139,7 +139,10 @@ DERIVED: dict[str, dict[str, str]] = {
         ),
     },
     "journal_entry_lines": {
-        "account_in_chart": "t.account in (select account from config.accounts)",
+        "account_in_chart": (
+            "t.account in (select account from config.accounts "
+            "union all select account from config.clearing_accounts)"
+        ),
         "entry_balanced": (
             "sum(t.debit) over (partition by t.posting_key) "
             "= sum(t.credit) over (partition by t.posting_key)"

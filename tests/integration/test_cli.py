@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -87,6 +88,9 @@ def test_demo_runs_the_pipeline_and_reports(tmp_path, restore_environ):
     assert result.exit_code == 0, result.output
     assert "Reconciliation findings: none" in result.output
     assert "matched to a bank deposit" in result.output
+    identity = re.search(r"Clearing identity .*: (\d+) days checked .*, (\d+) off", result.output)
+    assert identity is not None, result.output
+    assert int(identity.group(1)) >= 30 and int(identity.group(2)) == 0
     assert (tmp_path / "demo" / "mollie_ledger.duckdb").exists()
     report = tmp_path / "demo" / "report" / "index.html"
     assert f"Financial report: {report.resolve()}" in result.output
