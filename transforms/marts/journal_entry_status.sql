@@ -14,7 +14,8 @@
 -- Held, with the reason, when: a row's type is unknown to the type map; a role has no account;
 -- the balance's currency has no clearing account; the entry needs more rounding than the
 -- ledger_row_arithmetic tolerance; a payout's settlement does not reconcile or is not settled
--- yet; a return reverses a payout that is held; a fee invoice differs from the month's fees.
+-- yet; a return reverses a payout that is held; a fee invoice differs from the month's fees; a
+-- day entry's day is still running (it would change after posting).
 with cfg as (
     select * from config.settings
 ),
@@ -127,7 +128,11 @@ ledger_headed as (
                 and p.settled_date is null then 'settlement ' || p.settlement_id
                 || ' is not settled yet (no settled date)' end,
             case when p.entry_type = 'payout_return' and p.settlement_id is null then
-                'the returned transfer names no settlement' end
+                'the returned transfer names no settlement' end,
+            -- a day still running would be posted half and change after posting
+            case when p.entry_type = 'day'
+                and p.posting_date >= (now() at time zone 'Europe/Amsterdam')::date
+                then 'the day is not over yet (Europe/Amsterdam)' end
         ) as reason
     from payouts as p
     cross join tol
