@@ -63,6 +63,7 @@ entries as (
         any_value(currency) as currency,
         min(created_date) as posting_date,
         any_value(settlement_id) as settlement_id,
+        any_value(transfer_id) as transfer_id,
         count(*) as ledger_rows
     from keyed
     group by posting_key
@@ -76,6 +77,7 @@ select
     e.currency,
     e.posting_date,
     e.settlement_id,
+    e.transfer_id,
     e.ledger_rows,
     a.role,
     sum(a.amount)::decimal(18, 2) as amount

@@ -51,6 +51,7 @@ ledger_entries as (
         any_value(l.currency) as currency,
         any_value(l.posting_date) as posting_date,
         any_value(l.settlement_id) as settlement_id,
+        any_value(l.transfer_id) as transfer_id,
         coalesce(sum(l.amount) filter (where l.role = 'clearing'), 0) as clearing_amount,
         sum(l.amount) as imbalance,
         string_agg(distinct l.role, ', ' order by l.role) filter (
@@ -93,19 +94,21 @@ ledger_headed as (
         p.settlement_id,
         case when p.entry_type = 'day' then 'Journal Entry' else 'Bank Entry' end
             as voucher_type,
-        case when p.entry_type <> 'day' then coalesce(p.reference, p.settlement_id) end
-            as cheque_no,
-        case p.entry_type
-            when 'payout' then p.settled_date
-            when 'payout_return' then p.posting_date
+        -- a transfer outside any settlement (a custom-amount payout) is named by its transfer
+        case when p.entry_type <> 'day' then coalesce(p.reference, p.settlement_id,
+            p.transfer_id, p.source_id) end as cheque_no,
+        case
+            when p.entry_type = 'payout' and p.settlement_id is not null then p.settled_date
+            when p.entry_type <> 'day' then p.posting_date
         end as cheque_date,
         case p.entry_type
             when 'day' then 'Mollie ' || p.currency || ' balance ' || p.balance_id
                 || ': activity of ' || strftime(p.posting_date, '%Y-%m-%d')
             when 'payout' then 'Mollie payout ' || coalesce(p.reference, '?') || ' ('
-                || p.settlement_id || ')'
-            else 'Mollie payout ' || coalesce(p.reference, '?') || ' (' || p.settlement_id
-                || ') returned (' || p.source_id || ')'
+                || coalesce(p.settlement_id, p.transfer_id, p.source_id) || ')'
+            else 'Mollie payout ' || coalesce(p.reference, '?') || ' ('
+                || coalesce(p.settlement_id, p.transfer_id, '?') || ') returned ('
+                || p.source_id || ')'
         end as user_remark,
         p.clearing_amount,
         p.imbalance,
@@ -119,16 +122,18 @@ ledger_headed as (
             case when abs(p.imbalance) > tol.rows then 'needs ' || p.imbalance
                 || ' of rounding, more than the ledger_row_arithmetic tolerance '
                 || tol.rows end,
-            case when p.entry_type = 'payout' and p.reference is null then 'settlement '
-                || p.settlement_id || ' is not loaded' end,
+            case when p.entry_type = 'payout' and p.settlement_id is not null
+                and p.reference is null then 'settlement ' || p.settlement_id
+                || ' is not loaded' end,
             case when p.entry_type = 'payout' and p.settlement_held then 'settlement '
                 || p.settlement_id || ' is in review (status ' || p.settlement_status
                 || ', see marts.settlement_reconciliation)' end,
             case when p.entry_type = 'payout' and p.reference is not null
                 and p.settled_date is null then 'settlement ' || p.settlement_id
                 || ' is not settled yet (no settled date)' end,
-            case when p.entry_type = 'payout_return' and p.settlement_id is null then
-                'the returned transfer names no settlement' end,
+            case when p.entry_type = 'payout_return' and p.settlement_id is null
+                and p.transfer_id is null then 'the returned transfer names no settlement '
+                || 'and no transfer' end,
             -- a day still running would be posted half and change after posting
             case when p.entry_type = 'day'
                 and p.posting_date >= (now() at time zone 'Europe/Amsterdam')::date
