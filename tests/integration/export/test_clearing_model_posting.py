@@ -5,8 +5,13 @@ migrates without a double post, and a posted entry that vanishes from the marts 
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import json
 from collections import Counter
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import duckdb
 import httpx
@@ -16,12 +21,13 @@ from export.outbox import POSTED, Outbox
 from export.payload import POSTING_KEY_FIELD, encode_json
 from export.posting import LegacyEntriesError, post_entries
 from sandbox.frappe_server import FrappeTestServer
-from transforms.build import build_model, prepare
+from transforms.build import build_all, build_model, prepare
 from transforms.config import LedgerConfig
 from transforms.models import discover
 
 JOURNAL = ("journal_entry_status", "journal_entry_lines", "journal_entries")
 PII_KEY = "test-pii-key"
+AMSTERDAM = ZoneInfo("Europe/Amsterdam")
 
 
 def rebuild_journal(con: duckdb.DuckDBPyConnection, config: LedgerConfig) -> None:
@@ -210,3 +216,55 @@ def test_posted_entry_that_leaves_the_marts_is_a_finding(con, frappe, client):
         "and posting_key = ?",
         [key],
     ).fetchone() == (1,)
+
+
+def _ledger_rows():
+    spec = importlib.util.spec_from_file_location(
+        "_export_tests_ledger_rows", Path(__file__).parents[1] / "transforms" / "ledger_rows.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_row_of_every_category_posts_with_its_accounts(con, frappe, client):
+    rows = _ledger_rows()
+    balance = con.execute(
+        "select balance_id from staging.stg_mollie__balances where currency = 'EUR'"
+    ).fetchone()[0]
+    settlement = con.execute(
+        "select settlement_id from marts.settlement_reconciliation where currency = 'EUR' "
+        "and status = 'matched' order by settled_at desc limit 1"
+    ).fetchone()[0]
+    first, last = con.execute(
+        "select min(created_at), max(created_at) from staging.stg_mollie__balance_transactions "
+        "where balance_id = ?",
+        [balance],
+    ).fetchone()
+    day0 = first - timedelta(days=40)  # one quiet day per row, before the balance's activity
+    keys = set()
+    for n, (category, spec) in enumerate(sorted(rows.first_type_per_category().items()), 1):
+        tid, at, extra = f"baltr_post{n}", day0 + timedelta(days=n), {}
+        gross = Decimal("-3.21") if spec["initial_sign"] == "-" else Decimal("3.21")
+        if category == "payout":
+            extra["transfer"] = "trf_post"
+        if category == "payout_reversal":  # bounced after everything, so nothing sweeps it
+            extra["settlement"], at = settlement, last + timedelta(minutes=5)
+        con.execute(rows.row_sql(tid, spec["type"], at, gross, balance, **extra))
+        keys.add(
+            {
+                "payout": f"mollie-payout-{tid}",
+                "payout_reversal": f"mollie-payout-return-{tid}",
+            }.get(category, f"mollie-day-{balance}-{at.astimezone(AMSTERDAM).date().isoformat()}")
+        )
+    build_all(con, LedgerConfig.load(), PII_KEY)
+
+    report = post_entries(con, client, company_currency="EUR")
+
+    assert keys <= set(report.keys("posted")), sorted(keys - set(report.keys("posted")))
+    chart = frappe.chart.accounts
+    for doc in frappe.journal_entries.values():
+        for row in doc["accounts"]:
+            if chart[row["account"]].report_type == "Profit and Loss":
+                assert row["cost_center"] == "Main - VGV", (doc[POSTING_KEY_FIELD], row)

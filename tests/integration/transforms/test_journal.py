@@ -4,7 +4,6 @@ account role lands on its account, and what cannot be booked is held, never roun
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from ledger_rows import first_type_per_category, row_sql
 
 from transforms.build import build_model, prepare
 from transforms.config import LedgerConfig
@@ -50,45 +50,6 @@ def line(role: str, amount: Decimal) -> tuple[str, str, Decimal, Decimal]:
 
 def eur_balance(con) -> str:
     return one(con, "select balance_id from staging.stg_mollie__balances where currency = 'EUR'")[0]
-
-
-def row_sql(
-    id_: str,
-    type_: str,
-    at: datetime,
-    gross: Decimal,
-    balance: str,
-    *,
-    fees: Decimal | None = None,
-    reservations: Decimal | None = None,
-    repayments: Decimal | None = None,
-    commissions: Decimal | None = None,
-    settlement: str | None = None,
-    transfer: str | None = None,
-    net: Decimal | None = None,
-) -> str:
-    """One raw balance transaction as the extract lands it (amounts as Mollie signs them)."""
-    parts = [p for p in (fees, reservations, repayments, commissions) if p is not None]
-    deductions = sum(parts, D(0))
-    net = gross + deductions if net is None else net
-
-    def money(v):
-        return "null" if v is None else f"{v}"
-
-    def text(v):
-        return "null" if v is None else f"'{v}'"
-
-    return (
-        "insert into mollie.balance_transactions (id, type, created_at, result_amount, "
-        "result_amount_currency, initial_amount, initial_amount_currency, deductions, "
-        "deductions_currency, deduction_fees, deduction_reservations, deduction_repayments, "
-        "deduction_commissions, balance_id, settlement_id, transfer_id, _dlt_load_id, _dlt_id) "
-        "values "
-        f"('{id_}', '{type_}', '{at.isoformat()}', {net}, 'EUR', {gross}, 'EUR', "
-        f"{deductions if parts else 'null'}, 'EUR', {money(fees)}, {money(reservations)}, "
-        f"{money(repayments)}, {money(commissions)}, '{balance}', {text(settlement)}, "
-        f"{text(transfer)}, '9999999999.0', '{id_}')"
-    )
 
 
 # -- the clean worlds ----------------------------------------------------------------------------
@@ -196,14 +157,6 @@ def test_payout_entries_move_each_payout_from_clearing_to_bank(clean_warehouse):
 # -- injected rows -------------------------------------------------------------------------------
 
 
-def _first_type_per_category() -> dict[str, dict[str, str]]:
-    with TYPE_MAP.open(encoding="utf-8", newline="") as handle:
-        out: dict[str, dict[str, str]] = {}
-        for row in csv.DictReader(handle):
-            out.setdefault(row["category"], row)
-    return out
-
-
 def test_a_row_of_each_category_lands_on_its_accounts(clean_warehouse, corrupt):
     con = duckdb.connect(str(clean_warehouse), read_only=True)
     balance = eur_balance(con)
@@ -226,7 +179,7 @@ def test_a_row_of_each_category_lands_on_its_accounts(clean_warehouse, corrupt):
     con.close()
     # Days before the balance's first activity but inside the reported history: one per row.
     day0 = datetime(first_report.year, first_report.month, first_report.day, 10, tzinfo=UTC)
-    categories = _first_type_per_category()
+    categories = first_type_per_category()
     statements, expected = [], {}
     for n, (category, spec) in enumerate(sorted(categories.items()), start=1):
         at = day0 + timedelta(days=n)
