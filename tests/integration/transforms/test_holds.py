@@ -8,7 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
-from test_type_map import findings, row_sql
+from ledger_rows import findings, row_sql
 
 
 def one(con, sql, *params):

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import rebuild
+from ledger_rows import findings, row_sql
 
 from transforms.seeds import SEEDS_DIR, read_seed
 
@@ -29,48 +30,6 @@ DEDUCTIONS = FEES + RESERVED + REPAID + COMMISSION
 
 def gross_for(sign: str) -> Decimal:
     return Decimal("10.00") if sign == "+" else Decimal("-10.00")
-
-
-def findings(con, severity: str = "error") -> set[tuple[str, str, str]]:
-    return set(
-        con.execute(
-            "select check_name, object_type, object_id from marts.reconciliation_exceptions "
-            "where severity = ?",
-            [severity],
-        ).fetchall()
-    )
-
-
-def row_sql(row_id: str, type_: str, at: str, gross: Decimal, **extra) -> str:
-    """INSERT of one raw ledger row on the EUR balance, as the extract would load it."""
-    deductions = extra.pop("deductions", Decimal(0))
-    details = extra.pop("details", None)
-    columns = {
-        "id": f"'{row_id}'",
-        "type": f"'{type_}'",
-        "created_at": f"'{at}'::timestamptz",
-        "result_amount": str(gross + deductions),
-        "result_amount_currency": "'EUR'",
-        "initial_amount": str(gross),
-        "initial_amount_currency": "'EUR'",
-        "deductions": str(deductions),
-        "deductions_currency": "'EUR'",
-        "balance_id": "(select id from mollie.balances where currency = 'EUR' limit 1)",
-        "_dlt_load_id": "'9999999999.0'",
-        "_dlt_id": f"'{row_id}'",
-        **{k: f"'{v}'" for k, v in extra.items()},
-    }
-    if details:
-        for name, value in zip(
-            ("fees", "reservations", "repayments", "commissions"), details, strict=True
-        ):
-            if value is not None:
-                columns[f"deduction_{name}"] = str(value)
-                columns[f"deduction_{name}_currency"] = "'EUR'"
-    return (
-        f"insert into mollie.balance_transactions ({', '.join(columns)}) "
-        f"values ({', '.join(columns.values())})"
-    )
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +112,8 @@ def test_reserves_are_not_fees_and_fee_rows_are(every_type, clean_warehouse):
 
 
 def test_every_fee_type_counts_on_the_fee_invoice(clean_warehouse, corrupt):
-    """A payment-fee (and every other fee-category row) is part of the month Mollie invoices."""
+    """A payment-fee (and every other fee-category row) is part of the month Mollie invoices;
+    a reservation withheld is not."""
     con = duckdb.connect(str(clean_warehouse), read_only=True)
     invoice, month = con.execute(
         "select invoice_id, period_month from marts.fee_invoice_reconciliation "
@@ -163,8 +123,11 @@ def test_every_fee_type_counts_on_the_fee_invoice(clean_warehouse, corrupt):
     fee_types = [t["type"] for t in TYPE_MAP if t["category"] == "fee"]
     assert {"payment-fee", "failed-payment-fee", "balance-charge-fee"} <= set(fee_types)
     at = f"{month.isoformat()}T12:00:00Z"
+    # A fee row moves nothing but its fee: initialAmount 0, the fee in deductionDetails.fees.
+    fee = Decimal("-0.35")
     statements = [
-        row_sql(f"baltr_fee{n}", type_, at, Decimal("-0.35")) for n, type_ in enumerate(fee_types)
+        row_sql(f"baltr_fee{n}", type_, at, Decimal(0), deductions=fee, details=(fee, *[None] * 3))
+        for n, type_ in enumerate(fee_types)
     ]
     # a rolling-reserve hold withheld on a payment is not a fee
     statements.append(
