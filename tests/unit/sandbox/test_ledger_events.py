@@ -245,3 +245,13 @@ def test_balance_report_until_is_exclusive_and_answered_as_the_last_day():
     nxt = balance_report(w, b, date(2026, 10, 1), date(2026, 10, 2), "status-balances")
     for side in ("pendingBalance", "availableBalance"):
         assert rep["totals"][side]["close"] == nxt["totals"][side]["open"]
+
+
+def test_the_opt_in_worlds_pass_through_the_environment():
+    from orchestration.endpoint import sandbox_config
+
+    assert not sandbox_config({}).every_type and sandbox_config({}).association
+    config = sandbox_config(
+        {"MOLLIE_LEDGER_SANDBOX_EVERY_TYPE": "1", "MOLLIE_LEDGER_SANDBOX_PLATFORM": "1"}
+    )
+    assert config.every_type and config.platform
