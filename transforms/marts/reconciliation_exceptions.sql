@@ -18,6 +18,8 @@
 --   balance_report_vs_ledger    6  per report day: the report's movements = Σ ledger rows of the day
 --   fee_invoice                 7  Σ fee deductions of the month − its compensation = invoice gross
 --   bank_deposit_missing/_late/_amount, bank_deposit_unmatched   8  payouts vs bank deposits
+--                                  (a deposit of a custom-amount transfer is matched to it by
+--                                  intermediate.int_bank__transfer_matches, not unmatched)
 --   rounding                    what a settlement's entry would carry on Rounding (its
 --                               difference_ledger, when within the settlement_ledger_net
 --                               tolerance) against the configured rounding tolerance
@@ -178,6 +180,10 @@ check_8 as (
         and not exists (
             select 1 from bank as b
             where b.deposit_file = d.source_file and b.deposit_line = d.line_no
+        )
+        and not exists (
+            select 1 from intermediate.int_bank__transfer_matches as t
+            where t.deposit_file = d.source_file and t.deposit_line = d.line_no
         )
 ),
 
