@@ -148,6 +148,12 @@ DERIVED: dict[str, dict[str, str]] = {
             "= sum(t.credit) over (partition by t.posting_key)"
         ),
         "one_sided": "(t.debit = 0) <> (t.credit = 0)",
+        # Rounding carries at most the configured tolerance per entry; more is never booked.
+        "rounding_within_tolerance": (
+            "t.role <> 'rounding' or abs(sum(t.debit - t.credit) filter (where t.role = "
+            "'rounding') over (partition by t.posting_key)) <= coalesce((select tolerance from "
+            "config.tolerances where check_name = 'rounding'), 0)"
+        ),
     },
 }
 

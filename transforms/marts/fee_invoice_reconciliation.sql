@@ -2,12 +2,13 @@
 -- Mollie deducts fees VAT-inclusive in real time, rounded per transaction; its monthly invoice
 -- charges VAT on the month's net total; the rounding difference comes back as
 -- invoice-compensation (and invoice-rounding-compensation) ledger rows pointing at the invoice.
--- What Mollie charged in a month is the fee deductions (deductionDetails.fees, never the
--- reservations, repayments or commissions withheld) plus the gross of every row of category
--- 'fee' in the type map (payment-fee, failed-payment-fee, balance-charge-fee, managed-fee, a
--- returned-managed-fee back, …). So, per invoice month (Amsterdam):
---   ledger_fees − Σ its compensation rows = invoice gross, with
---   ledger_fees = −(Σ fee deductions + Σ gross of fee rows) of the month's ledger rows.
+-- What Mollie invoices is what it withheld as fees: deductionDetails.fees on every row, whatever
+-- its type (a fee row such as payment-fee, failed-payment-fee or balance-charge-fee moves nothing
+-- but its fee, carried there with initialAmount 0), never the reservations, repayments or
+-- commissions withheld. So, per invoice month (Amsterdam):
+--   ledger_fees − Σ its compensation rows = invoice gross, ledger_fees = −Σ fee deductions.
+-- The gross of a fee-category row (a returned managed fee) is booked to fees but is not on the
+-- invoice.
 with invoices as (
     select
         i.invoice_id,
@@ -29,7 +30,7 @@ monthly_fees as (
     select
         currency,
         date_trunc('month', created_date)::date as month,
-        -sum(fee_deduction + case when category = 'fee' then gross else 0 end) as fees
+        -sum(fee_deduction) as fees
     from intermediate.int_ledger__categorised
     group by all
 ),

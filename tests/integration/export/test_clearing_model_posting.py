@@ -220,7 +220,7 @@ def test_posted_entry_that_leaves_the_marts_is_a_finding(con, frappe, client):
 
 def _ledger_rows():
     spec = importlib.util.spec_from_file_location(
-        "_export_tests_ledger_rows", Path(__file__).parents[1] / "transforms" / "ledger_rows.py"
+        "_export_tests_journal_rows", Path(__file__).parents[1] / "transforms" / "journal_rows.py"
     )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

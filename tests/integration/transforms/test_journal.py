@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from ledger_rows import first_type_per_category, row_sql
+from journal_rows import first_type_per_category, row_sql
 
 from transforms.build import build_model, prepare
 from transforms.config import LedgerConfig
