@@ -13,7 +13,7 @@
 --                  month's fees from fees to input VAT ("Journal Entry")
 -- Held, with the reason, when: a row's type is unknown to the type map; a role has no account;
 -- the balance's currency has no clearing account; the entry needs more rounding than the
--- ledger_row_arithmetic tolerance; a payout's settlement does not reconcile or is not settled
+-- [tolerances] rounding; a payout's settlement does not reconcile or is not settled
 -- yet; a return reverses a payout that is held; a fee invoice differs from the month's fees; a
 -- day entry's day is still running (it would change after posting).
 with cfg as (
@@ -22,7 +22,7 @@ with cfg as (
 
 tol as (
     select
-        coalesce(max(tolerance) filter (where check_name = 'ledger_row_arithmetic'), 0) as rows,
+        coalesce(max(tolerance) filter (where check_name = 'rounding'), 0) as rounding,
         coalesce(max(tolerance) filter (where check_name = 'fee_invoice'), 0) as fee_invoice
     from config.tolerances
 ),
@@ -119,9 +119,8 @@ ledger_headed as (
                 || p.roles_without_account || ': set them under [books.accounts]' end,
             case when ca.account is null then 'no clearing account for ' || p.currency
                 || ': set it under [books.clearing_accounts]' end,
-            case when abs(p.imbalance) > tol.rows then 'needs ' || p.imbalance
-                || ' of rounding, more than the ledger_row_arithmetic tolerance '
-                || tol.rows end,
+            case when abs(p.imbalance) > tol.rounding then 'needs ' || p.imbalance
+                || ' of rounding, more than the rounding tolerance ' || tol.rounding end,
             case when p.entry_type = 'payout' and p.settlement_id is not null
                 and p.reference is null then 'settlement ' || p.settlement_id
                 || ' is not loaded' end,

@@ -21,26 +21,25 @@ from sandbox.frappe_server import FrappeTestServer
 
 
 def expected_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Derived from the ledger, not from the journal: per EUR balance and Amsterdam day with
-    activity other than payouts a day entry, per EUR payout row its settlement's payout entry,
-    and the EUR fee VAT entries."""
-    days = con.execute(
-        "select distinct 'mollie-day-' || balance_id || '-' || strftime(created_date, '%Y-%m-%d') "
-        "from staging.stg_mollie__balance_transactions "
-        "where currency = 'EUR' and type not in ('outgoing-transfer', 'returned-transfer', "
-        "'canceled-transfer')"
-    ).fetchall()
-    payouts = con.execute(
-        "select distinct 'mollie-payout-' || settlement_id "
-        "from staging.stg_mollie__balance_transactions "
-        "where currency = 'EUR' and type = 'outgoing-transfer'"
+    """Derived from the categorised ledger, not from the journal: per EUR balance and Amsterdam
+    day with activity other than payouts a day entry, per payout its settlement's payout entry
+    (a transfer outside any settlement: its own), per bounced payout a return entry, and the
+    EUR fee VAT entries."""
+    ledger = con.execute(
+        "select distinct case category "
+        "  when 'payout' then 'mollie-payout-' || coalesce(settlement_id, transaction_id) "
+        "  when 'payout_reversal' then 'mollie-payout-return-' || transaction_id "
+        "  else 'mollie-day-' || balance_id || '-' || strftime(created_date, '%Y-%m-%d') end "
+        "from intermediate.int_ledger__categorised where currency = 'EUR'"
     ).fetchall()
     fee_vat = con.execute(
         "select posting_key from marts.journal_entries "
         "where entry_type = 'fee_vat' and currency = 'EUR'"
     ).fetchall()
-    assert days and payouts and fee_vat, "the test world should have every kind of entry"
-    return {k for (k,) in days + payouts + fee_vat}
+    keys = {k for (k,) in ledger + fee_vat}
+    for prefix in ("mollie-day-", "mollie-payout-stl_", "mollie-payout-return-", "mollie-fee-vat-"):
+        assert any(k.startswith(prefix) for k in keys), f"the test world should have {prefix}…"
+    return keys
 
 
 def stored_keys(frappe: FrappeTestServer) -> Counter[str]:

@@ -389,7 +389,7 @@ def test_rounding_carries_at_most_the_tolerance(clean_warehouse, tmp_path, toler
         row_sql("baltr_cent", "payment", at, D("50.00"), balance, fees=D("-0.99"), net=D("49.00"))
     )
     config = dataclasses.replace(
-        CONFIG, tolerances={**CONFIG.tolerances, "ledger_row_arithmetic": D(tolerance)}
+        CONFIG, tolerances={**CONFIG.tolerances, "rounding": D(tolerance)}
     )
     prepare(con, config, "test-pii-key")
     for model in discover():
@@ -399,7 +399,7 @@ def test_rounding_carries_at_most_the_tolerance(clean_warehouse, tmp_path, toler
         con, "select hold_reason from marts.journal_entry_status where posting_key = ?", key
     )[0]
     if held:
-        assert "needs -0.01 of rounding, more than the ledger_row_arithmetic tolerance" in reason
+        assert "needs -0.01 of rounding, more than the rounding tolerance" in reason
         assert (
             one(con, "select count(*) from marts.journal_entries where posting_key = ?", key)[0]
             == 0
