@@ -15,7 +15,7 @@ same session, so the ratios hold on any machine:
 
 The sandbox runs in this process and the extract in a child, so on two cores each has one. A
 stage whose target is missed is run once more under cProfile (not timed) and the report shows
-the top functions by cumulative time. orchestration.bench_report writes the JSON and markdown.
+the top functions by cumulative time. bench.report writes the JSON and markdown.
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from orchestration.bench_report import GIB, machine
-from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+from bench.report import GIB, machine
+from extract.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
 # duckdb, httpx and the pipeline's own modules are imported where they are used: the CLI
 # imports this module for its defaults, and `--help` stays fast.
@@ -265,7 +265,7 @@ def extract_child(db: Path, env: dict[str, str], profile: Path | None = None) ->
     sampled = profile is not None and profile.suffix == ".pyspy"
     spec = {"db": str(db), "profile": str(profile) if profile and not sampled else None}
     wrapper = pyspy_record(profile) if sampled and profile else ()
-    return run_child(["-m", "orchestration.bench", json.dumps(spec)], env, wrapper=wrapper)
+    return run_child(["-m", "bench.harness", json.dumps(spec)], env, wrapper=wrapper)
 
 
 def pyspy() -> str | None:
@@ -769,7 +769,7 @@ class Bench:
         # `make demo` is `uv run mollie-ledger demo` after `uv sync`: the command itself.
         return [
             "-m",
-            "orchestration.cli",
+            "cli.main",
             "demo",
             "--folder",
             str(folder),
@@ -908,7 +908,7 @@ def _target(
 
 
 def run_bench(options: BenchOptions, workdir: Path | None = None) -> dict[str, Any]:
-    """Measure every stage; returns the results (orchestration.bench_report writes them)."""
+    """Measure every stage; returns the results (bench.report writes them)."""
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="mollie-bench-")) if own else workdir
     assert work is not None

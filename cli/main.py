@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from orchestration.bench import DEFAULT_REPEAT, DEFAULT_SCALE, RSS_ROWS
-from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+from bench.harness import DEFAULT_REPEAT, DEFAULT_SCALE, RSS_ROWS
+from extract.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
 DEFAULT_NOW = SANDBOX_NOW
 
@@ -186,7 +186,8 @@ def run(db: str | None) -> None:
 
 
 def _run_and_report(db: str | None) -> None:
-    from orchestration.runner import format_summary, run_pipeline
+    from orchestration.run_job import run_pipeline
+    from reporting.run_summary import format_summary
 
     summary = run_pipeline(db)
     click.echo(format_summary(summary))
@@ -211,7 +212,7 @@ def ui(host: str, port: int, dagster_home: str | None) -> None:
     The instance folder persists between starts and gets the project's dagster.yaml linked in.
     Stop it with Ctrl-C.
     """
-    from orchestration.ui import exec_dagster_dev, prepare_home
+    from cli.ui import exec_dagster_dev, prepare_home
 
     home = prepare_home(dagster_home)
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
@@ -282,7 +283,7 @@ def export(dry_run: bool, db: str | None) -> None:
     FRAPPE_API_KEY and FRAPPE_API_SECRET set, each journal entry is posted once; reruns post only
     what is missing, and refusals wait in export.review.
     """
-    from orchestration.export_cli import EXPORT_ERRORS, format_report, run_export
+    from export.run import EXPORT_ERRORS, format_report, run_export
 
     _log_to_stderr()
     try:
@@ -335,10 +336,10 @@ def erase_customer(customer_id: str, db: str | None) -> None:
     did. The warehouse file is rewritten so no old copy of the data stays in it (needs as much
     free disk as the file). Exports and Frappe carry no customer data.
     """
+    from extract.endpoint import has_token
     from extract.erasure import ErasureError, check_customer_id
-    from extract.pipeline import warehouse_path
+    from extract.paths import warehouse_path
     from extract.warehouse_lock import WarehouseError
-    from orchestration.endpoint import has_token
     from transforms.config import ConfigError, LedgerConfig
     from transforms.erase import erase_and_rebuild, format_outcome
 
@@ -395,10 +396,11 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     subscriptions are re-read (a look-back sweep of 60 days) when money moved since the last
     sweep or that sweep is 12 hours old; --sweep forces one.
     """
+    from extract.endpoint import mollie_settings
     from extract.errors import redact
-    from extract.pipeline import check_resources, mollie_error, run_extract, warehouse_path
+    from extract.paths import warehouse_path
+    from extract.pipeline import check_resources, mollie_error, run_extract
     from extract.settings import DLT_SECRET_ACCESS_TOKEN, ENV_ACCESS_TOKEN
-    from orchestration.endpoint import mollie_settings
 
     names = [n.strip() for n in resources.split(",") if n.strip()] if resources else None
     try:
@@ -487,8 +489,8 @@ def bench(scale, repeat, out, demo_payments, baseline, rss_rows, note, profile) 
     """
     import json
 
-    from orchestration.bench import BenchOptions, run_bench
-    from orchestration.bench_report import write_reports
+    from bench.harness import BenchOptions, run_bench
+    from bench.report import write_reports
 
     if scale < 1 or repeat < 1 or demo_payments < 1:
         raise click.BadParameter("--scale, --repeat and --demo-payments must be at least 1")

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from extract.bank import load_bank_statements
-from orchestration.endpoint import has_token, sandbox_config
+from extract.endpoint import has_token, sandbox_config
 from orchestration.warehouse import Warehouse
 
 ENV_BANK_DIR = "MOLLIE_LEDGER_BANK_DIR"

@@ -27,13 +27,13 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asse
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from extract.client import MollieClient
+from extract.endpoint import mollie_settings
 from extract.errors import MollieAuthError, MollieError, MolliePermissionError
 from extract.pipeline import DATASET, make_pipeline, mollie_error, row_counts
 from extract.records import TABLES
-from extract.resilience import Counters
+from extract.resilience import API_COUNTERS, Counters
 from extract.settings import ClientSettings
 from extract.source import Progress, mollie_source
-from orchestration.endpoint import mollie_settings
 
 GROUP = "extract"
 # Exponential from 1 min (1, 2, 4 min) with jitter, so a retry does not land in the same outage
@@ -46,10 +46,9 @@ EXTRACT_RETRY = dg.RetryPolicy(
 SWEEP_TAG = "mollie_ledger/sweep"
 
 # The run's Mollie API counters go into the metadata under these keys (read back by
-# orchestration.metrics): attempts, retries, 429s and 5xx as numbers the UI plots, the latency
-# histogram per endpoint family as JSON.
+# orchestration.run_events for the metrics): attempts, retries, 429s and 5xx as numbers the UI
+# plots, the latency histogram per endpoint family as JSON.
 API_METADATA_PREFIX = "mollie_api/"
-API_COUNTERS = ("requests", "retries", "rate_limited", "server_errors")
 API_LATENCY = "latency_seconds"
 
 

@@ -39,7 +39,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from sandbox import render
 from sandbox.generate import SandboxConfig, World, build_world
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 from sandbox.model import Payment, Profile, Settlement
 
 log = logging.getLogger("sandbox.server")

@@ -72,7 +72,7 @@ def query(db: Path, sql: str) -> list[tuple]:
 def ledger(tmp_path_factory) -> Iterator[Ledger]:
     import dagster as dg
 
-    from orchestration.runner import failure_messages
+    from orchestration.run_job import failure_messages
     from sandbox.frappe_server import FrappeTestServer
 
     folder = tmp_path_factory.mktemp("e2e")

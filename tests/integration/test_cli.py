@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from orchestration.cli import main
+from cli.main import main
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_sandbox_command_serves_mollie_until_stopped(tmp_path):
         [
             sys.executable,
             "-m",
-            "orchestration.cli",
+            "cli.main",
             "sandbox",
             "--port",
             "0",

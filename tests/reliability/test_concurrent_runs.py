@@ -16,9 +16,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from extract.warehouse_lock import exclusive_warehouse
-from orchestration.cli import main
-from orchestration.runner import run_pipeline
+from orchestration.run_job import run_pipeline
 
 BUSY = "another mollie-ledger run is using"
 

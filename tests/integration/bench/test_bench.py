@@ -10,9 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from orchestration.bench import request_breakdown
-from orchestration.bench_report import to_markdown
-from orchestration.cli import main
+from bench.harness import request_breakdown
+from bench.report import to_markdown
+from cli.main import main
 
 SECTIONS = (
     "## Machine",
@@ -101,7 +101,7 @@ def test_requests_are_counted_per_list_walked() -> None:
 
 @pytest.mark.slow
 def test_py_spy_profiles_a_real_extract(tmp_path) -> None:
-    from orchestration.bench import child_env, extract_child, pyspy, top_sampled
+    from bench.harness import child_env, extract_child, pyspy, top_sampled
     from sandbox.generate import SandboxConfig
     from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 

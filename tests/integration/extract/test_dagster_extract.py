@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 from conftest import sandbox_config, warehouse
 
+from cli.main import main
+from extract.endpoint import mollie_settings
 from extract.records import TABLES
-from orchestration.cli import main
-from orchestration.endpoint import mollie_settings
 from orchestration.extract_assets import extract_assets, resources
 from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 

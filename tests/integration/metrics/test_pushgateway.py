@@ -22,9 +22,9 @@ import duckdb
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestration.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, JOB
 from orchestration.metrics_sensors import metrics_on_run_failure, metrics_on_run_success
-from orchestration.runner import RunSummary, run_pipeline
+from orchestration.run_job import RunSummary, run_pipeline
+from reporting.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, JOB
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
 # Environment a run reads that must not leak in from the developer's shell (a real token or
