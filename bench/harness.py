@@ -1,4 +1,4 @@
-"""`mollie-ledger bench`: how fast each stage runs on this machine, next to its yardstick.
+"""`make bench` (`python -m bench`): how fast each stage runs here, next to its yardstick.
 
 Every figure is the median of `repeat` runs, set beside a yardstick measured the same way in the
 same session, so the ratios hold on any machine:
@@ -41,7 +41,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from bench.report import GIB, machine
-from extract.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+from sandbox.demo import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
 # duckdb, httpx and the pipeline's own modules are imported where they are used: the CLI
 # imports this module for its defaults, and `--help` stays fast.

@@ -1,64 +1,20 @@
-"""`mollie-ledger`: the command line. Each command's --help is its manual."""
+"""`mollie-ledger`: the command line. Each command's --help is its manual.
+
+Thin on purpose: each command parses its options, calls the same plain function the Dagster
+asset or job calls (orchestration.run_job, export.run, extract.pipeline, transforms.erase) and
+prints what it returned. The sandbox's commands (`sandbox`, `demo`) are in cli.dev.
+"""
 
 from __future__ import annotations
 
-import logging
 import os
-import signal
 import sys
-import threading
-from pathlib import Path
 
 import click
 
-from bench.harness import DEFAULT_REPEAT, DEFAULT_SCALE, RSS_ROWS
-from extract.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+from cli.common import log_to_stderr, run_and_report
 
-DEFAULT_NOW = SANDBOX_NOW
-
-
-def _sandbox_options(f):
-    """The options that describe a sandbox world (shared by `sandbox` and `demo`)."""
-    options = [
-        click.option(
-            "--seed", default=SANDBOX_SEED, show_default=True, help="Random seed of the world."
-        ),
-        click.option(
-            "--payments",
-            default=SANDBOX_PAYMENTS,
-            show_default=True,
-            help="About how many payments over --days.",
-        ),
-        click.option("--days", default=SANDBOX_DAYS, show_default=True, help="Days of history."),
-        click.option(
-            "--now",
-            default=DEFAULT_NOW,
-            show_default=True,
-            help="The moment the data ends (ISO 8601).",
-        ),
-        click.option(
-            "--start",
-            default=None,
-            help="First day of history (default: --now minus --days). Keep it fixed "
-            "and move --now to see the same history plus new activity.",
-        ),
-    ]
-    for option in reversed(options):
-        f = option(f)
-    return f
-
-
-def _config(seed: int, payments: int, days: int, now: str, start: str | None):
-    from sandbox.generate import SandboxConfig
-
-    if payments < 1 or days < 1:
-        raise click.BadParameter("--payments and --days must be at least 1")
-    try:
-        return SandboxConfig.from_cli(seed=seed, payments=payments, days=days, now=now, start=start)
-    except ValueError as exc:
-        raise click.BadParameter(
-            f"--now/--start must be ISO 8601 dates or instants: {exc}"
-        ) from exc
+SANDBOX_BANK_DIR = os.path.join("data", "sandbox", "bank")  # `ui --sandbox`'s own drop folder
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -66,106 +22,9 @@ def _config(seed: int, payments: int, days: int, now: str, start: str | None):
 def main() -> None:
     """mollie-ledger: Mollie finance data into DuckDB, reconciled to the cent, posted to the books.
 
-    With no Mollie account configured, everything runs against the built-in Mollie sandbox.
+    `run` and `extract` need a Mollie organization access token (MOLLIE_ACCESS_TOKEN); `demo`
+    and `ui --sandbox` run everything against the built-in Mollie sandbox instead.
     """
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8765, show_default=True, help="Port (0 = any free port).")
-@_sandbox_options
-@click.option(
-    "--access-token",
-    default=None,
-    help="Organization access token the sandbox accepts (default: the built-in one).",
-)
-@click.option(
-    "--rate-limit-share",
-    default=0.0,
-    show_default=True,
-    help="Share of requests answered 429 with Retry-After (fault injection).",
-)
-@click.option(
-    "--server-error-share",
-    default=0.0,
-    show_default=True,
-    help="Share of requests answered with a 5xx (fault injection).",
-)
-@click.option(
-    "--drop-share",
-    default=0.0,
-    show_default=True,
-    help="Share of connections dropped without an answer (fault injection).",
-)
-@click.option(
-    "--slow-share",
-    default=0.0,
-    show_default=True,
-    help="Share of responses delayed by --slow-seconds (fault injection).",
-)
-@click.option("--slow-seconds", default=1.0, show_default=True)
-def sandbox(
-    host,
-    port,
-    seed,
-    payments,
-    days,
-    now,
-    start,
-    access_token,
-    rate_limit_share,
-    server_error_share,
-    drop_share,
-    slow_share,
-    slow_seconds,
-) -> None:
-    """Serve a built-in Mollie API v2 (a synthetic organization) over HTTP.
-
-    The data is generated deterministically from --seed and is internally consistent to the
-    cent. Point mollie-ledger (MOLLIE_API_BASE_URL) or Mollie's own SDKs at the printed URL.
-    """
-    from sandbox.server import DEFAULT_ACCESS_TOKEN, FaultConfig, SandboxServer
-
-    config = _config(seed, payments, days, now, start)
-    faults = FaultConfig(
-        rate_limit_share=rate_limit_share,
-        server_error_share=server_error_share,
-        drop_share=drop_share,
-        slow_share=slow_share,
-        slow_seconds=slow_seconds,
-        seed=seed,
-    )
-    token = access_token or DEFAULT_ACCESS_TOKEN
-    if not token.startswith("access_"):
-        raise click.BadParameter(
-            "an organization access token starts with access_", param_hint="--access-token"
-        )
-    click.echo(
-        f"Generating the sandbox organization (seed {seed}, ~{payments} payments)…", err=True
-    )
-    server = SandboxServer(config, host=host, port=port, faults=faults, access_token=token)
-    server.start()
-    world = server.world
-    click.echo(f"Mollie sandbox serving {server.base_url}")
-    click.echo(
-        f"  {len(world.payments)} payments, {len(world.transactions)} balance transactions, "
-        f"{len(world.settlements)} settlements, {len(world.invoices)} invoices"
-    )
-    click.echo(f"  export MOLLIE_API_BASE_URL={server.base_url}")
-    if access_token is None:
-        click.echo(
-            f"  export MOLLIE_ACCESS_TOKEN={DEFAULT_ACCESS_TOKEN}   # the built-in demo token"
-        )
-    click.echo("Press Ctrl-C to stop.")
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-        click.echo("Sandbox stopped.", err=True)
 
 
 @main.command()
@@ -177,22 +36,13 @@ def sandbox(
 def run(db: str | None) -> None:
     """Run every stage once: extract, bank statements, transforms, quality gates, exports.
 
-    A real Dagster run, in this process (recorded in DAGSTER_HOME when set). Without
-    MOLLIE_ACCESS_TOKEN it runs against the built-in sandbox. Prints rows per mart, findings by
-    check and settlements matched; exits 1 when any step failed (downstream steps are skipped).
+    A real Dagster run, in this process (recorded in DAGSTER_HOME when set). Needs
+    MOLLIE_ACCESS_TOKEN (`mollie-ledger demo` runs against the built-in sandbox). Prints rows per
+    mart, findings by check and settlements matched; exits 1 when any step failed (downstream
+    steps are skipped).
     """
-    _log_to_stderr()
-    _run_and_report(db)
-
-
-def _run_and_report(db: str | None) -> None:
-    from orchestration.run_job import run_pipeline
-    from reporting.run_summary import format_summary
-
-    summary = run_pipeline(db)
-    click.echo(format_summary(summary))
-    if not summary.success:
-        raise SystemExit(1)
+    log_to_stderr()
+    run_and_report(db)
 
 
 @main.command()
@@ -205,62 +55,45 @@ def _run_and_report(db: str | None) -> None:
     help="Dagster's instance folder (run history, schedule and sensor state). "
     "Default: $DAGSTER_HOME, else .dagster_home/ in the project.",
 )
-def ui(host: str, port: int, dagster_home: str | None) -> None:
+@click.option(
+    "--sandbox",
+    "with_sandbox",
+    is_flag=True,
+    help="Serve the built-in Mollie sandbox for as long as the UI runs and point the runs at it "
+    "(its bank statements in data/sandbox/bank/); needs a clone, as `make ui` does without "
+    "MOLLIE_ACCESS_TOKEN.",
+)
+def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> None:
     """Start the Dagster UI on this project (`dagster dev`: web UI plus the daemon that runs
     the daily schedule and the sensors).
 
     The instance folder persists between starts and gets the project's dagster.yaml linked in.
     Stop it with Ctrl-C.
     """
-    from cli.ui import exec_dagster_dev, prepare_home
+    from cli.ui import exec_dagster_dev, prepare_home, run_dagster_dev
 
     home = prepare_home(dagster_home)
-    click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
-    sys.stdout.flush()  # the process is replaced next: nothing buffered may be lost
-    exec_dagster_dev(host, port, home)
-
-
-@main.command()
-@_sandbox_options
-@click.option(
-    "--folder",
-    default="data/demo",
-    show_default=True,
-    help="Where the demo keeps its warehouse, bank statements and exports.",
-)
-def demo(seed, payments, days, now, start, folder) -> None:
-    """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
-
-    Uses its own folder, never your real warehouse, and ignores any MOLLIE_ACCESS_TOKEN.
-    """
-    _config(seed, payments, days, now, start)  # validate the options before anything starts
-    for name in ("MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN"):
-        os.environ.pop(name, None)
-    os.environ.update(
-        {
-            "MOLLIE_LEDGER_SANDBOX_SEED": str(seed),
-            "MOLLIE_LEDGER_SANDBOX_PAYMENTS": str(payments),
-            "MOLLIE_LEDGER_SANDBOX_DAYS": str(days),
-            "MOLLIE_LEDGER_SANDBOX_NOW": now,
-            "MOLLIE_LEDGER_BANK_DIR": os.path.join(folder, "bank"),
-            "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
-            "MOLLIE_LEDGER_REPORT_DIR": os.path.join(folder, "report"),
-        }
-    )
-    if start:
+    if not with_sandbox:
+        click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
+        sys.stdout.flush()  # the process is replaced next: nothing buffered may be lost
+        exec_dagster_dev(host, port, home)
+        return
+    try:
+        from sandbox.demo import sandbox_environment
+    except ModuleNotFoundError:
+        raise click.ClickException(
+            "--sandbox needs the sandbox, which is in the repository, not the package: run "
+            "`make ui` from a clone"
+        ) from None
+    log_to_stderr()
+    with sandbox_environment(SANDBOX_BANK_DIR) as server:
         click.echo(
-            "note: the demo's sandbox starts --days before --now; --start is ignored", err=True
+            f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Mollie sandbox at "
+            f"{server.base_url}; Ctrl-C stops both)"
         )
-    _log_to_stderr()
-    click.echo(
-        f"Demo: a synthetic association (seed {seed}, ~{payments} payments over {days} "
-        f"days up to {now}) served by the built-in Mollie sandbox; warehouse in {folder}/"
-    )
-    _run_and_report(os.path.join(folder, "mollie_ledger.duckdb"))
-    click.echo(
-        f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
-        "staging, marts); `mollie-ledger ui` shows every asset."
-    )
+        sys.stdout.flush()
+        code = run_dagster_dev(host, port, home)
+    raise SystemExit(code)
 
 
 @main.command()
@@ -285,7 +118,7 @@ def export(dry_run: bool, db: str | None) -> None:
     """
     from export.run import EXPORT_ERRORS, format_report, run_export
 
-    _log_to_stderr()
+    log_to_stderr()
     try:
         report = run_export(dry_run=dry_run, db_path=db)
     except EXPORT_ERRORS as exc:
@@ -315,7 +148,7 @@ def webhooks(port: int, host: str, queue_path: str | None) -> None:
     """
     from extract.webhooks import serve_webhooks
 
-    _log_to_stderr()
+    log_to_stderr()
     serve_webhooks(port=port, host=host, queue_path=queue_path, echo=click.echo)
 
 
@@ -355,12 +188,6 @@ def erase_customer(customer_id: str, db: str | None) -> None:
         sys.exit(1)
 
 
-def _log_to_stderr() -> None:
-    """Show our progress and warnings (sandbox in use, retries, quarantine) on stderr."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s", stream=sys.stderr)
-    logging.getLogger("mollie_ledger").setLevel(logging.INFO)
-
-
 @main.command()
 @click.option(
     "--full-refresh",
@@ -388,15 +215,15 @@ def _log_to_stderr() -> None:
 def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | None) -> None:
     """Extract Mollie finance data into the DuckDB dataset `mollie` (incremental).
 
-    Reads MOLLIE_ACCESS_TOKEN (an organization access token) and MOLLIE_API_BASE_URL; with no
-    token it extracts from the built-in sandbox. Prints the rows loaded per table and how many
+    Reads MOLLIE_ACCESS_TOKEN (an organization access token, required) and
+    MOLLIE_API_BASE_URL. Prints the rows loaded per table and how many
     records went to mollie.quarantine. Safe to re-run at any time, also after a crash.
 
     Every run loads what is new. Changed payments, refunds, chargebacks, customers and
     subscriptions are re-read (a look-back sweep of 60 days) when money moved since the last
     sweep or that sweep is 12 hours old; --sweep forces one.
     """
-    from extract.endpoint import mollie_settings
+    from extract.endpoint import MissingTokenError, mollie_settings
     from extract.errors import redact
     from extract.paths import warehouse_path
     from extract.pipeline import check_resources, mollie_error, run_extract
@@ -407,17 +234,20 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
         check_resources(names)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resources") from None
-    _log_to_stderr()
+    log_to_stderr()
     path = warehouse_path(db)
     try:
-        with mollie_settings() as settings:
-            result = run_extract(
-                path,
-                resources=names,
-                full_refresh=full_refresh,
-                settings=settings,
-                sweep_hours=0 if sweep else None,
-            )
+        settings = mollie_settings()
+    except MissingTokenError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        result = run_extract(
+            path,
+            resources=names,
+            full_refresh=full_refresh,
+            settings=settings,
+            sweep_hours=0 if sweep else None,
+        )
     except Exception as exc:
         typed = mollie_error(exc)  # dlt wraps it; its message says what to do
         message = str(typed) if typed else f"{type(exc).__name__}: {exc}"
@@ -438,81 +268,19 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
         click.echo("Quarantined 0 records.")
 
 
-@main.command()
-@click.option(
-    "--scale",
-    default=DEFAULT_SCALE,
-    show_default=True,
-    help=f"Sandbox payments (over {SANDBOX_DAYS} days) for the extract, transforms and exports.",
-)
-@click.option(
-    "--repeat", default=DEFAULT_REPEAT, show_default=True, help="Runs per figure (the median)."
-)
-@click.option(
-    "--out",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("docs/benchmarks.md"),
-    show_default=True,
-    help="The markdown report; the JSON goes beside it (same name, .json).",
-)
-@click.option(
-    "--demo-payments",
-    default=SANDBOX_PAYMENTS,
-    show_default=True,
-    help="Payments for the timed `mollie-ledger demo` (its default scale).",
-)
-@click.option(
-    "--baseline",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="The JSON of an earlier run: the report adds a before/after table.",
-)
-@click.option(
-    "--rss-rows",
-    default=RSS_ROWS,
-    show_default=True,
-    help="Rows for the untimed extract measuring peak memory (0: skip it).",
-)
-@click.option("--note", default="", help="What this run is, shown when it is a later baseline.")
-@click.option(
-    "--profile/--no-profile",
-    default=True,
-    show_default=True,
-    help="Profile (cProfile) each stage whose target is missed.",
-)
-def bench(scale, repeat, out, demo_payments, baseline, rss_rows, note, profile) -> None:
-    """Measure every stage on this machine against its yardstick and write the report.
+def _add_dev_commands() -> None:
+    """`sandbox` and `demo`, when the sandbox is there (a clone; the wheel leaves it out)."""
+    try:
+        from cli.dev import demo, sandbox
+    except ModuleNotFoundError as exc:
+        if exc.name != "sandbox" and not (exc.name or "").startswith("sandbox."):
+            raise
+        return
+    main.add_command(sandbox)
+    main.add_command(demo)
 
-    Extract against a bare HTTP walk of the same pages, reruns against the full extract,
-    transforms against a bare ledger scan; gates, exports and `mollie-ledger demo` in seconds.
-    Every figure is the median of --repeat runs. Needs a quiet machine for absolute figures.
-    """
-    import json
 
-    from bench.harness import BenchOptions, run_bench
-    from bench.report import write_reports
-
-    if scale < 1 or repeat < 1 or demo_payments < 1:
-        raise click.BadParameter("--scale, --repeat and --demo-payments must be at least 1")
-    if rss_rows < 0:
-        raise click.BadParameter("--rss-rows must be 0 (skip) or more")
-    options = BenchOptions(
-        scale=scale,
-        repeat=repeat,
-        demo_payments=demo_payments,
-        profile=profile,
-        note=note,
-        rss_rows=rss_rows,
-        log=lambda line: click.echo(line, err=True),
-    )
-    results = run_bench(options)
-    before = json.loads(baseline.read_text()) if baseline else None
-    md, js = write_reports(results, out, before)
-    for t in results["targets"]:
-        verdict = "met" if t["met"] else "MISSED"
-        scale = "" if t["at_target_scale"] else " (below its scale)"
-        click.echo(f"  [{verdict}] {t['target']}: {t['measured']}{scale}")
-    click.echo(f"Wrote {md} and {js}")
+_add_dev_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

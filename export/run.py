@@ -54,9 +54,7 @@ def post_to_frappe(
         ensure_review_view(con)
         return None
     with FrappeClient(settings.frappe) as client:
-        return post_entries(
-            con, client, company_currency=settings.company_currency, run_id=run_id
-        )
+        return post_entries(con, client, company_currency=settings.company_currency, run_id=run_id)
 
 
 def run_export(dry_run: bool, db_path: str | os.PathLike[str] | None = None) -> ExportReport:

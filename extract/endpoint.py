@@ -1,39 +1,28 @@
-"""Which Mollie the pipeline talks to: the real API when a token is configured, else the sandbox.
+"""Which Mollie the pipeline talks to: the one the settings name, and nothing else.
 
-DESIGN §1.7: the project runs with nothing configured. Without `MOLLIE_ACCESS_TOKEN` (or the dlt
-secret) every entry point (CLI, Dagster assets) gets an in-process sandbox serving a synthetic
-organization, so a fresh clone demonstrates everything; with a token, nothing here changes what
-`ClientSettings.from_env` reads.
-
-This module imports only settings at the top so the CLI's `--help` stays fast; the sandbox (which
-generates its world on start) is imported when it is needed.
+A token (`MOLLIE_ACCESS_TOKEN` or the dlt secret) is required: without one every entry point
+(the CLI's `run` and `extract`, a Dagster run) stops before any work and says what to set. The
+built-in sandbox is a development and demo tool: `mollie-ledger demo`, `mollie-ledger ui
+--sandbox` (`make ui`) and the tests start it and point these same settings at it
+(sandbox.demo); the product never starts it itself.
 """
 
 from __future__ import annotations
 
-import logging
 import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 
-from extract.settings import (
-    DLT_SECRET_ACCESS_TOKEN,
-    ENV_ACCESS_TOKEN,
-    ENV_RATE_PER_SECOND,
-    ClientSettings,
+from extract.settings import DLT_SECRET_ACCESS_TOKEN, ENV_ACCESS_TOKEN, ClientSettings
+
+NO_TOKEN = (
+    f"no Mollie token: set {ENV_ACCESS_TOKEN} to an organization access token (access_…, "
+    "Dashboard → Developers → API access tokens), or run against the built-in sandbox with "
+    "`mollie-ledger demo` (one run) or `make ui` / `mollie-ledger ui --sandbox` (the Dagster UI)"
 )
 
-log = logging.getLogger("mollie_ledger.endpoint")
 
-# The built-in sandbox's world; the same defaults as `mollie-ledger sandbox`.
-SANDBOX_SEED = 7
-SANDBOX_PAYMENTS = 5000
-SANDBOX_DAYS = 120
-SANDBOX_NOW = "2026-11-01T00:00:00Z"
-ENV_SANDBOX_SEED = "MOLLIE_LEDGER_SANDBOX_SEED"
-ENV_SANDBOX_PAYMENTS = "MOLLIE_LEDGER_SANDBOX_PAYMENTS"
-ENV_SANDBOX_DAYS = "MOLLIE_LEDGER_SANDBOX_DAYS"
-ENV_SANDBOX_NOW = "MOLLIE_LEDGER_SANDBOX_NOW"
+class MissingTokenError(ValueError):
+    """No Mollie token is configured; the message says what to set."""
 
 
 def has_token(env: Mapping[str, str] | None = None) -> bool:
@@ -44,65 +33,14 @@ def has_token(env: Mapping[str, str] | None = None) -> bool:
     )
 
 
-def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
-    raw = (env.get(name) or "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-    return value
-
-
-def sandbox_config(env: Mapping[str, str] | None = None):
-    """The built-in sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW."""
-    from sandbox.generate import SandboxConfig
-
-    env = os.environ if env is None else env
-    return SandboxConfig.from_cli(
-        seed=_env_int(env, ENV_SANDBOX_SEED, SANDBOX_SEED),
-        payments=_env_int(env, ENV_SANDBOX_PAYMENTS, SANDBOX_PAYMENTS),
-        days=_env_int(env, ENV_SANDBOX_DAYS, SANDBOX_DAYS),
-        now=(env.get(ENV_SANDBOX_NOW) or "").strip() or SANDBOX_NOW,
-    )
-
-
-@contextmanager
-def mollie_settings(env: Mapping[str, str] | None = None) -> Iterator[ClientSettings]:
-    """Settings for the Mollie API, or for a sandbox started for the duration of the block.
-
-    Args:
-        env: the environment to read (default `os.environ`; tests pass a dict).
-
-    Yields:
-        `ClientSettings.from_env()` when a token is configured; otherwise settings pointing at
-        an in-process sandbox (world from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS /
-        _NOW), which is stopped when the block ends. A local sandbox is not rate-limited unless
-        MOLLIE_RATE_PER_SECOND says so: the token bucket protects Mollie, not localhost.
+def mollie_settings(env: Mapping[str, str] | None = None) -> ClientSettings:
+    """Settings for the Mollie API from the environment (default `os.environ`).
 
     Raises:
-        ValueError: a sandbox variable or MOLLIE_RATE_PER_SECOND is malformed.
+        MissingTokenError: no token is configured.
+        ValueError: MOLLIE_RATE_PER_SECOND or another setting is malformed.
     """
     env = os.environ if env is None else env
-    if has_token(env):
-        yield ClientSettings.from_env(env)
-        return
-
-    from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
-
-    config = sandbox_config(env)
-    overrides: dict[str, object] = {"token": DEFAULT_ACCESS_TOKEN}
-    if not (env.get(ENV_RATE_PER_SECOND) or "").strip():
-        overrides["rate_per_second"] = 0
-    with SandboxServer(config) as server:
-        log.warning(
-            "no %s: using the built-in sandbox at %s (a synthetic organization; set %s to an "
-            "organization access token to load your own Mollie data)",
-            ENV_ACCESS_TOKEN,
-            server.base_url,
-            ENV_ACCESS_TOKEN,
-        )
-        yield ClientSettings.from_env(env, base_url=server.base_url, **overrides)
+    if not has_token(env):
+        raise MissingTokenError(NO_TOKEN)
+    return ClientSettings.from_env(env)

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 
 import dagster as dg
 
+from extract.endpoint import NO_TOKEN, has_token
 from extract.paths import warehouse_path
 from extract.warehouse_lock import WarehouseError, exclusive_warehouse
 from orchestration.definitions import defs
@@ -36,8 +37,10 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
 
     The run holds the warehouse from start to end (extract.warehouse_lock): a second run started
     meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
-    An unusable ledger configuration is refused before anything is read from Mollie.
+    An unusable ledger configuration, or no Mollie token, is refused before anything is read.
     """
+    if not has_token():
+        return RunSummary(success=False, failures=[NO_TOKEN])
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
     with ExitStack() as held:
