@@ -9,7 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.asset_metadata import CHARTS, MART_SUMMARIES, mart_metadata
+from orchestration.asset_metadata import MART_SUMMARIES, mart_metadata
+from reporting.charts import MART_CHARTS as CHARTS
 from orchestration.transform_assets import transform_assets
 from orchestration.warehouse import Warehouse
 
