@@ -39,8 +39,6 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
     meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
     An unusable ledger configuration, or no Mollie token, is refused before anything is read.
     """
-    if not has_token():
-        return RunSummary(success=False, failures=[NO_TOKEN])
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
     with ExitStack() as held:
@@ -49,6 +47,8 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
             LedgerConfig.load()
         except (WarehouseError, ConfigError) as exc:
             return RunSummary(success=False, failures=[str(exc)])
+        if not has_token():
+            return RunSummary(success=False, failures=[NO_TOKEN])
         return _run_job(db_path)
 
 

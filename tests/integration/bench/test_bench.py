@@ -1,4 +1,4 @@
-"""`mollie-ledger bench` at a tiny scale: every stage runs and the report has every section.
+"""`make bench` (`python -m bench`), tiny: every stage runs and the report has every section.
 
 No timing is asserted anywhere: the figures depend on the machine and its load.
 """
@@ -10,9 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
+from bench.__main__ import main
 from bench.harness import request_breakdown
 from bench.report import to_markdown
-from cli.main import main
 
 SECTIONS = (
     "## Machine",
@@ -48,7 +48,7 @@ FIGURES = (
 @pytest.mark.slow
 def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
     out = tmp_path / "benchmarks.md"
-    args = ["bench", "--scale", "300", "--repeat", "1", "--demo-payments", "300"]
+    args = ["--scale", "300", "--repeat", "1", "--demo-payments", "300"]
     args += ["--rss-rows", "10000"]  # more rows than 300 payments load
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output

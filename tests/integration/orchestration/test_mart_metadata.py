@@ -10,9 +10,9 @@ import duckdb
 import pytest
 
 from orchestration.asset_metadata import MART_SUMMARIES, mart_metadata
-from reporting.charts import MART_CHARTS as CHARTS
 from orchestration.transform_assets import transform_assets
 from orchestration.warehouse import Warehouse
+from reporting.charts import MART_CHARTS as CHARTS
 
 
 @pytest.fixture(scope="module")

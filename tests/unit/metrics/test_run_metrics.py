@@ -16,14 +16,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from export.outbox import ensure_schema
 from extract.resilience import Counters
 from orchestration.extract_assets import api_metadata
+from orchestration.run_events import add_run_events, record_run_metrics
 from quality.gate_results import ensure_gate_table
-from reporting.metrics import (
-    ENV_METRICS_FILE,
-    ENV_PUSHGATEWAY,
-    RunMetrics,
-    add_run_events,
-    record_run_metrics,
-)
+from reporting.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, RunMetrics
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
