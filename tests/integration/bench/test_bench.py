@@ -101,7 +101,7 @@ def test_requests_are_counted_per_list_walked() -> None:
 
 @pytest.mark.slow
 def test_py_spy_profiles_a_real_extract(tmp_path) -> None:
-    from bench.harness import child_env, extract_child, pyspy, top_sampled
+    from bench.children import child_env, extract_child, pyspy, top_sampled
     from sandbox.generate import SandboxConfig
     from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 

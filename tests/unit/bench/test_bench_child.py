@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from bench.harness import run_child
+from bench.children import run_child
 
 MIB = 2**20
 
@@ -46,7 +46,7 @@ def test_only_module_or_code_children() -> None:
 
 
 def test_sampled_profile_sums_each_functions_lines_and_ranks_by_own_time(tmp_path) -> None:
-    from bench.harness import PYSPY_RATE, top_sampled
+    from bench.children import PYSPY_RATE, top_sampled
 
     raw = tmp_path / "extract.pyspy"
     raw.write_text(
