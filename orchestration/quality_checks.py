@@ -26,7 +26,7 @@ import duckdb
 from orchestration.transform_assets import EXTERNAL_SCHEMAS
 from orchestration.warehouse import Warehouse
 from quality.frames import reads
-from quality.gate_results import GATE_TABLE, ensure_gate_table
+from quality.gate_results import append_result
 from quality.suites import Suite, read_all
 
 if TYPE_CHECKING:  # quality.runner pulls in pandas: imported where a check runs, not here
@@ -70,18 +70,15 @@ def _record(
     failed_expectations: int,
 ) -> None:
     """Append the evaluation to quality.gate_results for exports run outside Dagster."""
-    ensure_gate_table(con)
-    con.execute(
-        f"insert into {GATE_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
-        [
-            context.run.run_id,
-            datetime.now(UTC),
-            key.to_user_string(),
-            name,
-            result.passed,
-            result.severity.value,
-            failed_expectations,
-        ],
+    append_result(
+        con,
+        run_id=context.run.run_id,
+        checked_at=datetime.now(UTC),
+        asset_key=key.to_user_string(),
+        check_name=name,
+        passed=result.passed,
+        severity=result.severity.value,
+        failed_expectations=failed_expectations,
     )
 
 

@@ -45,6 +45,25 @@ def ensure_gate_table(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
+def append_result(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    checked_at: datetime,
+    asset_key: str,
+    check_name: str,
+    passed: bool,
+    severity: str,
+    failed_expectations: int | None,
+) -> None:
+    """Record one evaluation of a check (the table is created on first use)."""
+    ensure_gate_table(con)
+    con.execute(
+        f"insert into {GATE_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
+        [run_id, checked_at, asset_key, check_name, passed, severity, failed_expectations],
+    )
+
+
 def latest_results(con: duckdb.DuckDBPyConnection) -> list[GateResult]:
     """The latest result of every (asset, check)."""
     ensure_gate_table(con)
