@@ -131,6 +131,14 @@ DERIVED: dict[str, dict[str, str]] = {
     # A flag, not a regex on the column: a failing regex would print the leaked address in
     # Data Docs and the check metadata.
     "stg_mollie__customers": {"email_domain_only": "not contains(t.email_domain, '@')"},
+    "balance_ledger": {
+        # The gross has the sign the type map gives the type (a type the map lacks: no opinion).
+        "sign_as_mapped": (
+            "coalesce((select case m.initial_sign when '+' then t.gross >= 0 "
+            "when '-' then t.gross <= 0 else true end "
+            "from seeds.balance_transaction_types as m where m.type = t.type), true)"
+        ),
+    },
     "journal_entries": {
         # Recomputed from the lines, independently of the mart's own is_balanced column.
         "lines_balance": (
