@@ -5,11 +5,12 @@
 --   payout_amount     −(its outgoing-transfer row)                (identity 2)
 -- and shows the bank deposit it matched (identity 8).
 -- periods_allowance: Mollie prices a cost line at 4 decimals (rate × count) while it rounds each
--- transaction's deduction to the cent (half up), so the period lines and the ledger may differ by
--- up to half a cent per transaction a cost line counts, plus half a cent for rounding the total
--- to 2 decimals: 0.005 × Σ count of the cost lines + 0.005. A difference within it is Mollie's
--- own arithmetic, not a difference; the configured settlement_periods_total tolerance is added
--- on top of it.
+-- transaction's deduction to the cent, so the period lines and the ledger may differ by up to
+-- half a cent per transaction a priced cost line counts, plus half a cent for rounding the total
+-- to 2 decimals: 0.005 × Σ count of the cost lines with a rate + 0.005. Lines without a rate
+-- (rolling reserve, Capital repayments, commissions, compensation) are booked amounts, exact to
+-- the cent, and add nothing. A difference within it is Mollie's own arithmetic, not a
+-- difference; the configured settlement_periods_total tolerance is added on top of it.
 -- hold_reason: why the settlement may not be posted, NULL when nothing holds it; several reasons
 -- are joined with ', ' in this order:
 --   missing_payout_row        paid out, but no outgoing-transfer row for it in the ledger
@@ -72,7 +73,9 @@ periods as (
             - coalesce(sum(amount_gross) filter (where kind = 'cost'), 0),
             2
         ) as periods_total,
-        0.005 * coalesce(sum(count) filter (where kind = 'cost'), 0) + 0.005 as periods_allowance
+        0.005 * coalesce(sum(count) filter (
+            where kind = 'cost' and (rate_fixed is not null or rate_percentage is not null)
+        ), 0) + 0.005 as periods_allowance
     from staging.stg_mollie__settlement_periods
     group by settlement_id
 ),

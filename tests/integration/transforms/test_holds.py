@@ -5,7 +5,7 @@ window holds them; two statement accounts in one currency keep one row per settl
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 import duckdb
 from ledger_rows import findings, row_sql
@@ -189,26 +189,46 @@ def test_two_statement_accounts_in_one_currency_keep_one_row_per_settlement(
 def test_periods_within_mollies_rounding_match_and_beyond_it_hold(clean_warehouse, corrupt):
     con = duckdb.connect(str(clean_warehouse), read_only=True)
     stl, _, _ = window_of(con, 3)
-    line, count = one(
+    year, month, line, count = one(
         con,
-        "select line_no, count from staging.stg_mollie__settlement_periods "
-        "where settlement_id = ? and kind = 'cost' and count >= 2 order by line_no limit 1",
+        "select year, month, line_no, count from staging.stg_mollie__settlement_periods "
+        "where settlement_id = ? and kind = 'cost' and count >= 2 "
+        "and (rate_fixed is not null or rate_percentage is not null) order by line_no limit 1",
+        stl,
+    )
+    allowance, difference = one(
+        con,
+        "select periods_allowance, difference_periods from marts.settlement_reconciliation "
+        "where settlement_id = ?",
         stl,
     )
     con.close()
-    # Priced at 4 decimals, a cost line may exceed its rounded deductions by up to half a cent
-    # per transaction it counts: Mollie's own arithmetic, no finding.
-    shift = Decimal("0.0049") * count
+    # The allowance: half a cent per transaction the priced cost lines count, plus half a cent.
+    assert allowance >= Decimal("0.005") * count + Decimal("0.005")
+    # Priced at 4 decimals, the cost lines may exceed the rounded deductions by up to the
+    # allowance: Mollie's own arithmetic, no finding. Move this line so the settlement's
+    # difference is the largest whole-cent amount within it.
+    target = (allowance - Decimal("0.005")).quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
     within = corrupt(
-        f"update mollie.settlement_periods set amount_gross = amount_gross + {shift} "
-        f"where settlement_id = '{stl}' and kind = 'cost' and line_no = {line}"
+        f"update mollie.settlement_periods set amount_gross = amount_gross + {target - difference} "
+        f"where settlement_id = '{stl}' and kind = 'cost' and line_no = {line} "
+        f"and year = {year} and month = {month}"
+    )
+    assert (
+        one(
+            within,
+            "select difference_periods from marts.settlement_reconciliation where settlement_id = ?",
+            stl,
+        )[0]
+        == target
     )
     assert findings(within) == set() and findings(within, "warning") == set()
     assert statuses(within)[stl] == ("matched", None)
     within.close()  # the next corruption starts again from the clean warehouse, in the same file
     beyond = corrupt(
-        "update mollie.settlement_periods set amount_gross = amount_gross + 1 "
-        f"where settlement_id = '{stl}' and kind = 'cost' and line_no = {line}"
+        f"update mollie.settlement_periods set amount_gross = amount_gross + {allowance + 1} "
+        f"where settlement_id = '{stl}' and kind = 'cost' and line_no = {line} "
+        f"and year = {year} and month = {month}"
     )
     assert findings(beyond) == {("settlement_periods_total", "settlement", stl)}
     assert statuses(beyond)[stl] == ("mismatch", "periods_total")
