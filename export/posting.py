@@ -327,9 +327,14 @@ class JournalPoster:
                 item, exc.exc_type or "DuplicateEntryError", exc.message, attempts=attempts
             )
         except FrappeValidationError as exc:
-            return self._review(
-                item, exc.exc_type or "ValidationError", exc.message, attempts=attempts
-            )
+            message = exc.message
+            if exc.exc_type == "FiscalYearError":
+                # Entries are dated the day the money moved: the site needs a fiscal year there.
+                message += (
+                    f" (create the Fiscal Year holding {item.entry.posting_date.isoformat()} in "
+                    "ERPNext, then run the export again)"
+                )
+            return self._review(item, exc.exc_type or "ValidationError", message, attempts=attempts)
         except FrappeConfigurationError as exc:
             self._fail(item, exc, attempts)
             raise

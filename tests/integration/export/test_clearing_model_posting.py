@@ -268,3 +268,26 @@ def test_a_row_of_every_category_posts_with_its_accounts(con, frappe, client):
         for row in doc["accounts"]:
             if chart[row["account"]].report_type == "Profit and Loss":
                 assert row["cost_center"] == "Main - VGV", (doc[POSTING_KEY_FIELD], row)
+
+
+def test_a_date_outside_every_fiscal_year_waits_in_review_saying_what_to_create(
+    con, frappe, client
+):
+    key, day = con.execute(
+        "select posting_key, posting_date from marts.journal_entries where currency = 'EUR' "
+        "and entry_type = 'day' order by posting_date limit 1"
+    ).fetchone()
+    frappe.fail_next(
+        1,
+        417,
+        match=lambda p: p.get(POSTING_KEY_FIELD) == key,
+        exc_type="FiscalYearError",
+        message=f"Date {day:%d-%m-%Y} not in any active Fiscal Year for Vereniging Groene Vork",
+    )
+
+    report = post_entries(con, client, company_currency="EUR")
+
+    (outcome,) = [o for o in report.outcomes if o.posting_key == key]
+    assert outcome.result == "review"
+    assert f"create the Fiscal Year holding {day.isoformat()}" in outcome.message
+    assert report.failed == 0 and key not in stored(frappe)
