@@ -17,6 +17,7 @@ import duckdb
 import httpx
 import pytest
 
+from export.dry_run import write_dry_run
 from export.outbox import POSTED, Outbox
 from export.payload import POSTING_KEY_FIELD, encode_json
 from export.posting import LegacyEntriesError, post_entries
@@ -161,13 +162,18 @@ def _post_old_model_entry(con, frappe, client, settlement_id: str) -> tuple[str,
 
 
 def test_old_model_entries_stop_the_run_until_cancelled_then_nothing_posts_twice(
-    con, frappe, client
+    con, frappe, client, tmp_path
 ):
     settlement = con.execute(
         "select settlement_id from marts.settlement_reconciliation where currency = 'EUR' "
         "and status = 'matched' order by settlement_id limit 1"
     ).fetchone()[0]
     key, name = _post_old_model_entry(con, frappe, client, settlement)
+
+    dry = write_dry_run(con, tmp_path, company_currency="EUR")
+    index = json.loads(dry.index.read_text(encoding="utf-8"))
+    assert index["legacy_settlement_entries"] == [key]
+    assert dry.counts["legacy_settlement_entries"] == 1
 
     with pytest.raises(LegacyEntriesError, match="per-settlement model") as refused:
         post_entries(con, client, company_currency="EUR")
