@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from quality import docs, frames
+from quality.pii_functions import mask_pii
 from quality.suites import Suite, gx_suites
 from transforms.seeds import SEEDS_DIR, read_seed
 
@@ -267,7 +268,7 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, bool | int | float):
         return value
-    return frames.mask_pii(str(value))
+    return mask_pii(str(value))
 
 
 _runners: dict[Path, Runner] = {}

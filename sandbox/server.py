@@ -1,5 +1,8 @@
 """The sandbox's HTTP face: a read-only Mollie API v2 server over real HTTP.
 
+Length: the route table, Mollie's pagination, credentials rules, errors and fault injection for
+every endpoint in one place, so that every endpoint answers by the same rules.
+
     with SandboxServer(SandboxConfig.from_cli(seed=7, payments=600, days=45,
                                               now="2026-11-01T00:00:00Z")) as server:
         httpx.get(f"{server.base_url}/payments",
@@ -37,9 +40,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 from sandbox import render
 from sandbox.generate import SandboxConfig, World, build_world
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 from sandbox.model import Payment, Profile, Settlement
 
 log = logging.getLogger("sandbox.server")
