@@ -57,8 +57,8 @@ def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) 
 
 
 def sandbox_config(env: Mapping[str, str] | None = None) -> SandboxConfig:
-    """The sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW
-    (and _PLATFORM / _EVERY_TYPE set to 1 for the opt-in worlds)."""
+    """The sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW (and
+    _PLATFORM / _EVERY_TYPE set to 1 for the opt-in worlds)."""
     env = os.environ if env is None else env
     return SandboxConfig.from_cli(
         seed=_env_int(env, ENV_SANDBOX_SEED, SANDBOX_SEED),

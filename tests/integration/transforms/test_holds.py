@@ -217,7 +217,8 @@ def test_periods_within_mollies_rounding_match_and_beyond_it_hold(clean_warehous
     assert (
         one(
             within,
-            "select difference_periods from marts.settlement_reconciliation where settlement_id = ?",
+            "select difference_periods from marts.settlement_reconciliation "
+            "where settlement_id = ?",
             stl,
         )[0]
         == target
