@@ -1,0 +1,467 @@
+"""Check the sandbox's responses against Mollie's OpenAPI description (a development tool).
+
+Mollie publishes its API v2 as an OpenAPI 3.1 document (`specs.yaml` in github.com/mollie/openapi,
+the document its SDKs are generated from). Its licence (CC-BY-NC-SA) keeps it out of this
+repository, so no test reads it; this tool does, from a path you give it:
+
+    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml
+    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --seed 7 --seed 11 --world every_type
+    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --examples --samples DIR
+
+It starts the sandbox (one world per `--seed`), reads every endpoint the extract reads the way the
+extract reads it (every page, every settlement's four sub-lists, payments and refunds per profile,
+balance reports in both groupings), and validates each response body against the response schema
+the description gives for that operation: JSON Schema 2020-12 with format checking, `$ref`s
+resolved inside the document. `--base-url`/`--token` check another server (a Mollie test account)
+instead. `--examples` also validates the description's own response examples, and `--samples DIR`
+a folder of Mollie's SDK fixture responses, against the same schemas: where they fail, the
+description and Mollie's examples disagree (sandbox/README.md lists those cases and which side the
+sandbox follows).
+
+Violations are printed grouped by endpoint and JSON path (array indices folded to `[*]`), with a
+count and one example. Exit status 1 when a response of the sandbox (or `--base-url`) violates its
+schema other than as documented in DOCUMENTED, 0 otherwise; examples and samples are reported,
+not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError, best_match
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+SPEC_URI = "urn:mollie:openapi"
+PAGE = 250  # Mollie's largest page, as the extract asks for it
+
+# Mollie's SDK fixture files (mollie-api-python `tests/responses/`, mollie-api-php
+# `src/Fake/Responses/`) and the operation each one answers, for `--samples`.
+SAMPLE_OPERATIONS: dict[str, str] = {
+    "balances_list.json": "/v2/balances",
+    "balance_single.json": "/v2/balances/{balanceId}",
+    "balance_transactions_list.json": "/v2/balances/{balanceId}/transactions",
+    "balance_report_single.json": "/v2/balances/{balanceId}/report",
+    "settlements_list.json": "/v2/settlements",
+    "settlement_single.json": "/v2/settlements/{settlementId}",
+    "settlement_chargebacks_list.json": "/v2/settlements/{settlementId}/chargebacks",
+    "settlement_chargebacks_list_more.json": "/v2/settlements/{settlementId}/chargebacks",
+    "invoices_list.json": "/v2/invoices",
+    "invoice_single.json": "/v2/invoices/{invoiceId}",
+    "organization_current.json": "/v2/organizations/me",
+    "organization_single.json": "/v2/organizations/{organizationId}",
+    "payments_list.json": "/v2/payments",
+    "payment_single.json": "/v2/payments/{paymentId}",
+    "refunds_list.json": "/v2/refunds",
+    "refund_single.json": "/v2/payments/{paymentId}/refunds/{refundId}",
+    "captures_list.json": "/v2/payments/{paymentId}/captures",
+    "capture_single.json": "/v2/payments/{paymentId}/captures/{captureId}",
+    "chargebacks_list.json": "/v2/chargebacks",
+    "chargebacks_list_more.json": "/v2/chargebacks",
+    "customers_list.json": "/v2/customers",
+    "customer_single.json": "/v2/customers/{customerId}",
+    "subscriptions_list.json": "/v2/subscriptions",
+    "subscription_single.json": "/v2/customers/{customerId}/subscriptions/{subscriptionId}",
+    "mollie-api-php/balance-list.json": "/v2/balances",
+    "mollie-api-php/balance.json": "/v2/balances/{balanceId}",
+    "mollie-api-php/balance-report.json": "/v2/balances/{balanceId}/report",
+    "mollie-api-php/balance-transaction-list.json": "/v2/balances/{balanceId}/transactions",
+    "mollie-api-php/settlement-list.json": "/v2/settlements",
+    "mollie-api-php/settlement.json": "/v2/settlements/{settlementId}",
+    "mollie-api-php/invoice-list.json": "/v2/invoices",
+    "mollie-api-php/invoice.json": "/v2/invoices/{invoiceId}",
+    "mollie-api-php/organization.json": "/v2/organizations/{organizationId}",
+    "mollie-api-php/payment-list.json": "/v2/payments",
+    "mollie-api-php/payment.json": "/v2/payments/{paymentId}",
+    "mollie-api-php/refund-list.json": "/v2/refunds",
+    "mollie-api-php/refund.json": "/v2/payments/{paymentId}/refunds/{refundId}",
+    "mollie-api-php/chargeback-list.json": "/v2/chargebacks",
+    "mollie-api-php/capture-list.json": "/v2/payments/{paymentId}/captures",
+    "mollie-api-php/capture.json": "/v2/payments/{paymentId}/captures/{captureId}",
+    "mollie-api-php/customer-list.json": "/v2/customers",
+    "mollie-api-php/subscription-list.json": "/v2/subscriptions",
+    "mollie-api-php/subscription.json": "/v2/customers/{customerId}/subscriptions/{subscriptionId}",
+}
+
+
+class _SpecLoader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """YAML without implicit timestamps: JSON Schema sees dates in examples as the strings
+    they are on the wire (and some of the description's example dates are not valid dates)."""
+
+
+_SpecLoader.yaml_implicit_resolvers = {
+    first: [r for r in resolvers if r[0] != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+# Where the sandbox follows Mollie's examples over the description's schema, on purpose: each
+# (JSON path pattern, keyword) here is explained in sandbox/README.md, "Where Mollie's spec and
+# Mollie's examples disagree". Such violations are listed but do not fail the check.
+DOCUMENTED: dict[tuple[str, str], str] = {
+    (r"\.periods\[\*\]\[\*\]\.costs\[\*\]\.rate\.(percentage|fixed)$", "type"): (
+        "a rate part that does not apply is null, as in every example of a settlement"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Response:
+    """One response the walk read: the operation's path template, the URL and the body."""
+
+    template: str
+    url: str
+    status: int
+    body: Any
+
+
+@dataclass(frozen=True)
+class Violation:
+    source: str  # the template (sandbox), or "example …" / "sample …"
+    path: str  # JSON path with array indices folded
+    rule: str  # the JSON Schema keyword that failed
+    message: str
+    where: str  # the URL or file it came from
+
+
+class Spec:
+    """The OpenAPI document, with a validator per operation's 200 response schema."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open(encoding="utf-8") as f:
+            self.doc = yaml.load(f, Loader=_SpecLoader)
+        _nullable_refs(self.doc)
+        resource = Resource.from_contents(self.doc, default_specification=DRAFT202012)
+        self.registry = Registry().with_resource(SPEC_URI, resource)
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    def response(self, template: str) -> dict[str, Any]:
+        """The operation's 200 response object (a `$ref` to `components.responses` resolved)."""
+        response = self.doc["paths"][template]["get"]["responses"]["200"]
+        while "$ref" in response:
+            response = self.pointer(response["$ref"])
+        return response
+
+    def pointer(self, ref: str) -> Any:
+        node: Any = self.doc
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def _content_pointer(self, template: str) -> str:
+        response_ptr = f"#/paths/{_escape(template)}/get/responses/200"
+        response = self.doc["paths"][template]["get"]["responses"]["200"]
+        if "$ref" in response:
+            response_ptr = response["$ref"]
+        (media,) = [m for m, c in self.response(template)["content"].items() if "schema" in c]
+        return f"{response_ptr}/content/{_escape(media)}/schema"
+
+    def validator(self, template: str) -> Draft202012Validator:
+        if template not in self._validators:
+            schema = {"$ref": f"{SPEC_URI}{self._content_pointer(template)}"}
+            self._validators[template] = Draft202012Validator(
+                schema,
+                registry=self.registry,
+                format_checker=Draft202012Validator.FORMAT_CHECKER,
+            )
+        return self._validators[template]
+
+    def examples(self, template: str) -> Iterator[tuple[str, Any]]:
+        """The description's own examples of the operation's 200 response."""
+        for content in self.response(template)["content"].values():
+            for name, example in (content.get("examples") or {}).items():
+                while "$ref" in example:
+                    example = self.pointer(example["$ref"])
+                if "value" in example:
+                    yield name, example["value"]
+
+    def check(self, template: str, body: Any, source: str, where: str) -> list[Violation]:
+        return [
+            _violation(error, source, where) for error in self.validator(template).iter_errors(body)
+        ]
+
+
+def _nullable_refs(node: Any) -> None:
+    """OpenAPI 3.1 writes "this reference, or null" as a `$ref` (or `allOf`) with a sibling
+    `type: [string, "null"]`; JSON Schema 2020-12 would AND the two, so null would fail the
+    reference. Rewrite each such schema, in place, as `anyOf: [the schema, {type: null}]`."""
+    if isinstance(node, list):
+        for item in node:
+            _nullable_refs(item)
+        return
+    if not isinstance(node, dict):
+        return
+    for key, value in node.items():
+        if key not in ("example", "examples"):  # data, not schemas
+            _nullable_refs(value)
+    kind = node.get("type")
+    if isinstance(kind, list) and "null" in kind and ("$ref" in node or "allOf" in node):
+        inner = dict(node)
+        rest = [k for k in kind if k != "null"]
+        if rest:
+            inner["type"] = rest if len(rest) > 1 else rest[0]
+        else:
+            del inner["type"]
+        node.clear()
+        node["anyOf"] = [inner, {"type": "null"}]
+
+
+def _escape(part: str) -> str:
+    return part.replace("~", "~0").replace("/", "~1").replace("{", "%7B").replace("}", "%7D")
+
+
+def _fold(json_path: str) -> str:
+    """Array indices and the numeric keys of settlement periods (year, month) as `[*]`."""
+    return re.sub(r"\[\d+\]|\['\d+'\]", "[*]", json_path)
+
+
+def _violation(error: ValidationError, source: str, where: str) -> Violation:
+    # A failed oneOf/anyOf says only "is not valid under any of the given schemas": name the
+    # sub-error that fits best, which says what is wrong inside.
+    detail = best_match(error.context) if error.context else error
+    message = detail.message if len(detail.message) < 300 else detail.message[:297] + "..."
+    return Violation(source, _fold(detail.json_path), str(detail.validator), message, where)
+
+
+# -- reading the API the way the extract does -------------------------------------------------
+
+
+def _pages(http: httpx.Client, base: str, path: str, key: str, template: str, **params: Any):
+    """Every page of a list, following `_links.next` as the extract does."""
+    url: str | None = f"{base}{path}"
+    query: dict[str, Any] | None = {"limit": PAGE, **params}
+    while url:
+        r = http.get(url, params=query)
+        body = _json(r)
+        yield Response(template, str(r.url), r.status_code, body)
+        if r.status_code != 200 or not isinstance(body, dict):
+            return
+        nxt = (body.get("_links") or {}).get("next")
+        url, query = (nxt.get("href") if isinstance(nxt, dict) else None), None
+
+
+def _json(r: httpx.Response) -> Any:
+    try:
+        return r.json()
+    except json.JSONDecodeError:
+        return r.text
+
+
+def _items(responses: list[Response], key: str) -> list[dict[str, Any]]:
+    return [
+        item
+        for r in responses
+        if r.status == 200 and isinstance(r.body, dict)
+        for item in (r.body.get("_embedded") or {}).get(key) or []
+    ]
+
+
+def _day(timestamp: str) -> date:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).date()
+
+
+def walk(http: httpx.Client, base: str) -> Iterator[Response]:
+    """Every response the extract reads (and both report groupings), endpoint by endpoint."""
+    r = http.get(f"{base}/organizations/me")
+    yield Response("/v2/organizations/me", str(r.url), r.status_code, _json(r))
+
+    profiles = list(_pages(http, base, "/profiles", "profiles", "/v2/profiles"))
+    yield from profiles
+    profile_ids = [p["id"] for p in _items(profiles, "profiles")]
+
+    balances = list(_pages(http, base, "/balances", "balances", "/v2/balances"))
+    yield from balances
+    for balance in _items(balances, "balances"):
+        bal = balance["id"]
+        ledger = list(
+            _pages(
+                http,
+                base,
+                f"/balances/{bal}/transactions",
+                "balance_transactions",
+                "/v2/balances/{balanceId}/transactions",
+            )
+        )
+        yield from ledger
+        rows = _items(ledger, "balance_transactions")
+        if not rows:
+            continue
+        # One day (as the extract reads them) and the month up to the newest row.
+        last = _day(rows[0]["createdAt"])
+        for start, end in ((last, last + timedelta(days=1)), (last - timedelta(days=30), last)):
+            for grouping in ("status-balances", "transaction-categories"):
+                params = {"from": start.isoformat(), "until": end.isoformat(), "grouping": grouping}
+                r = http.get(f"{base}/balances/{bal}/report", params=params)
+                yield Response(
+                    "/v2/balances/{balanceId}/report", str(r.url), r.status_code, _json(r)
+                )
+
+    settlements = list(_pages(http, base, "/settlements", "settlements", "/v2/settlements"))
+    yield from settlements
+    for s in _items(settlements, "settlements"):
+        sid = quote(s["id"])
+        for kind in ("payments", "refunds", "chargebacks", "captures"):
+            template = f"/v2/settlements/{{settlementId}}/{kind}"
+            scopes = [{"profileId": p} for p in profile_ids] if kind == "payments" else [{}]
+            for params in scopes:
+                yield from _pages(
+                    http, base, f"/settlements/{sid}/{kind}", kind, template, **params
+                )
+
+    yield from _pages(http, base, "/invoices", "invoices", "/v2/invoices")
+    for kind in ("payments", "refunds"):
+        for p in profile_ids:
+            yield from _pages(http, base, f"/{kind}", kind, f"/v2/{kind}", profileId=p)
+    for kind in ("chargebacks", "customers", "subscriptions"):
+        yield from _pages(http, base, f"/{kind}", kind, f"/v2/{kind}")
+
+
+def check_responses(
+    spec: Spec, responses: Iterator[Response], label: str
+) -> tuple[list[Violation], int]:
+    found: list[Violation] = []
+    count = 0
+    for r in responses:
+        count += 1
+        if r.status != 200:
+            found.append(Violation(r.template, "$", "status", f"HTTP {r.status}: {r.body}", r.url))
+            continue
+        found += spec.check(r.template, r.body, r.template, f"{label} {r.url}")
+    return found, count
+
+
+def documented(v: Violation) -> str | None:
+    """Why the sandbox answers this way on purpose, if it is a documented disagreement."""
+    for (pattern, rule), why in DOCUMENTED.items():
+        if rule == v.rule and re.search(pattern, v.path):
+            return why
+    return None
+
+
+def report(title: str, violations: list[Violation], out=sys.stdout) -> None:
+    groups: dict[str, dict[tuple[str, str], list[Violation]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    for v in violations:
+        groups[v.source][(v.path, v.rule)].append(v)
+    print(f"== {title}: {len(violations)} violation(s)", file=out)
+    for source in sorted(groups):
+        print(f"  {source}", file=out)
+        for (path, rule), vs in sorted(groups[source].items()):
+            known = documented(vs[0])
+            mark = f"  (documented: {known})" if known else ""
+            print(f"    {path}  [{rule}] x{len(vs)}: {vs[0].message}{mark}", file=out)
+            print(f"      e.g. {vs[0].where}", file=out)
+
+
+def _world_config(args: argparse.Namespace, seed: int):
+    from sandbox.generate import SandboxConfig
+
+    config = SandboxConfig.from_cli(seed=seed, payments=args.payments, days=args.days, now=args.now)
+    names = {f.name for f in fields(config)}
+    flags = {}
+    for flag in args.world:
+        if flag not in names:
+            raise SystemExit(f"SandboxConfig has no field {flag!r} (it has: {sorted(names)})")
+        flags[flag] = True
+    return replace(config, **flags)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("spec", type=Path, help="path of Mollie's OpenAPI description (specs.yaml)")
+    parser.add_argument(
+        "--seed", type=int, action="append", help="sandbox seed (repeatable; 7, 11)"
+    )
+    parser.add_argument("--payments", type=int, default=600)
+    parser.add_argument("--days", type=int, default=45)
+    parser.add_argument("--now", default="2026-11-01T00:00:00Z")
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        metavar="FLAG",
+        help="turn on a boolean SandboxConfig field (e.g. every_type, platform); repeatable",
+    )
+    parser.add_argument("--base-url", help="check this API root (…/v2) instead of the sandbox")
+    parser.add_argument("--token", help="bearer token for --base-url")
+    parser.add_argument("--examples", action="store_true", help="also check the spec's examples")
+    parser.add_argument("--samples", type=Path, help="also check Mollie's SDK fixtures in DIR")
+    args = parser.parse_args(argv)
+
+    spec = Spec(args.spec)
+    failed = False
+    if args.base_url:
+        with httpx.Client(headers={"Authorization": f"Bearer {args.token}"}, timeout=60) as http:
+            found, n = check_responses(spec, walk(http, args.base_url.rstrip("/")), args.base_url)
+        report(f"{args.base_url} ({n} responses)", found)
+        failed = any(documented(v) is None for v in found)
+    else:
+        from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
+
+        for seed in args.seed or [7, 11]:
+            config = _world_config(args, seed)
+            label = f"seed {seed}" + "".join(f" +{w}" for w in args.world)
+            with (
+                SandboxServer(config) as server,
+                httpx.Client(
+                    headers={"Authorization": f"Bearer {DEFAULT_ACCESS_TOKEN}"}, timeout=60
+                ) as http,
+            ):
+                found, n = check_responses(spec, walk(http, server.base_url), label)
+            report(f"sandbox {label} ({n} responses)", found)
+            failed |= any(documented(v) is None for v in found)
+
+    if args.examples:
+        found = []
+        for template in sorted({*SAMPLE_OPERATIONS.values(), *_READ_BY_EXTRACT}):
+            for name, value in spec.examples(template):
+                found += spec.check(template, value, f"example {template}", name)
+        report("the spec's own examples", found)
+    if args.samples:
+        found = []
+        for name, template in SAMPLE_OPERATIONS.items():
+            file = args.samples / name
+            if file.exists():
+                body = json.loads(file.read_text(encoding="utf-8"))
+                found += spec.check(template, body, f"sample {name}", template)
+        report(f"Mollie's SDK fixtures in {args.samples}", found)
+    return 1 if failed else 0
+
+
+# The operations `walk` reads, for `--examples`.
+_READ_BY_EXTRACT = (
+    "/v2/organizations/me",
+    "/v2/profiles",
+    "/v2/balances",
+    "/v2/balances/{balanceId}/transactions",
+    "/v2/balances/{balanceId}/report",
+    "/v2/settlements",
+    "/v2/settlements/{settlementId}/payments",
+    "/v2/settlements/{settlementId}/refunds",
+    "/v2/settlements/{settlementId}/chargebacks",
+    "/v2/settlements/{settlementId}/captures",
+    "/v2/invoices",
+    "/v2/payments",
+    "/v2/refunds",
+    "/v2/chargebacks",
+    "/v2/customers",
+    "/v2/subscriptions",
+)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
