@@ -82,7 +82,9 @@ class _Group:
                     for m, (v, c) in sorted(methods.items())
                 ]
             subtotals.append(item)
-        return {"amount": amount(self.total, currency), "count": self.count, "subtotals": subtotals}
+        # No `count` at this level: Mollie's report schema and every example give a sub-group
+        # only `amount` and `subtotals`; counts start one level down.
+        return {"amount": amount(self.total, currency), "subtotals": subtotals}
 
 
 def _parts(row: BalanceTransaction) -> list[tuple[str, int]]:
