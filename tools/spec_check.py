@@ -5,7 +5,7 @@ the document its SDKs are generated from). Its licence (CC-BY-NC-SA) keeps it ou
 repository, so no test reads it; this tool does, from a path you give it:
 
     .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml
-    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --seed 7 --seed 11 --world every_type
+    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --seed 7 --seed 9 --world every_type
     .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --examples --samples DIR
 
 It starts the sandbox (one world per `--seed`), reads every endpoint the extract reads the way the
@@ -383,9 +383,7 @@ def _world_config(args: argparse.Namespace, seed: int):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", type=Path, help="path of Mollie's OpenAPI description (specs.yaml)")
-    parser.add_argument(
-        "--seed", type=int, action="append", help="sandbox seed (repeatable; 7, 11)"
-    )
+    parser.add_argument("--seed", type=int, action="append", help="sandbox seed (repeatable; 7, 9)")
     parser.add_argument("--payments", type=int, default=600)
     parser.add_argument("--days", type=int, default=45)
     parser.add_argument("--now", default="2026-11-01T00:00:00Z")
@@ -412,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 
-        for seed in args.seed or [7, 11]:
+        for seed in args.seed or [7, 9]:
             config = _world_config(args, seed)
             label = f"seed {seed}" + "".join(f" +{w}" for w in args.world)
             with (
