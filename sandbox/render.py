@@ -450,6 +450,49 @@ def render_balance(world: World, b: Balance, base: str) -> dict[str, Any]:
     }
 
 
+def _deduction_details(r: BalanceTransaction) -> dict[str, Any] | None:
+    """Only the applicable parts, as Mollie sends them (null when nothing was deducted)."""
+    if not r.deductions:
+        return None
+    cur = r.currency
+    parts = (
+        ("fees", r.fees),
+        ("commissions", r.commissions),
+        ("repayments", r.repayments),
+        ("reservations", r.reservations),
+    )
+    return {name: amount(value, cur) for name, value in parts if value}
+
+
+# The description Mollie adds to the context next to each id, taken from the object it names.
+_DESCRIBED = (
+    ("paymentId", "paymentDescription", "description"),
+    ("refundId", "refundDescription", "description"),
+    ("captureId", "captureDescription", None),
+    ("chargebackId", "chargebackDescription", None),
+)
+
+
+def _context(world: World, r: BalanceTransaction) -> dict[str, str] | None:
+    if not r.context:
+        return None
+    ctx = dict(r.context)
+    for id_key, text_key, attr in _DESCRIBED:
+        if id_key not in ctx or text_key in ctx:
+            continue
+        obj = world.by_id.get(ctx[id_key])
+        if obj is None:
+            continue
+        if attr is not None:
+            ctx[text_key] = getattr(obj, attr)
+        elif id_key == "captureId":
+            payment = world.by_id.get(obj.payment_id)
+            ctx[text_key] = f"Capture {payment.description}" if payment else "Capture"
+        else:
+            ctx[text_key] = obj.reason_description or "Chargeback"
+    return ctx
+
+
 def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -> dict[str, Any]:
     cur = r.currency
     return {
@@ -459,8 +502,8 @@ def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -
         "resultAmount": amount(r.result, cur),
         "initialAmount": amount(r.initial, cur),
         "deductions": amount(r.deductions, cur) if r.deductions else None,
-        "deductionDetails": {"fees": amount(r.deductions, cur)} if r.deductions else None,
-        "context": dict(r.context) if r.context else None,
+        "deductionDetails": _deduction_details(r),
+        "context": _context(world, r),
         "createdAt": iso(r.created_at),
     }
 
@@ -515,6 +558,8 @@ def render_settlement(world: World, s: Settlement, base: str) -> dict[str, Any]:
     invoice = settlement_invoice(world, s)
     if volatile:
         status = "open"
+    elif s.failed_at <= world.now:
+        status = "failed"  # the bank returned the payout, or it was canceled
     else:
         status = "pending" if world.now < s.paidout_at else "paidout"
     obj: dict[str, Any] = {

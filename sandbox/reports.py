@@ -10,41 +10,22 @@ with the sign it has on the balance it is reported under, and `movedToAvailable`
     pendingBalance:   open + pending − movedToAvailable = close
     availableBalance: open + movedFromPending + immediatelyAvailable = close
 
-A row's gross amount is reported under its own `transactionType`; its deductions (Mollie's fees)
-under `fee-prepayment`, as Mollie's reports split them.
+A row's gross amount is reported under its own `transactionType`; its fees under
+`fee-prepayment`, as Mollie's reports split them, and the other parts of its deductions
+(reserve, repayment, commission) under the type of movement they are.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 
 from sandbox.clock import local_midnight
-from sandbox.generate import World, fill_settlement
+from sandbox.generate import World
+from sandbox.ledger import fill_settlement
+from sandbox.ledger_types import CATEGORIES, DEDUCTION_PARTS, category_of
 from sandbox.model import Balance, BalanceTransaction, Settlement
 from sandbox.money import amount
-
-# transaction-categories grouping: which category each ledger type is reported under.
-CATEGORY_OF_TYPE = {
-    "payment": "payments",
-    "capture": "payments",
-    "refund": "refunds",
-    "chargeback": "chargebacks",
-    "chargeback-reversal": "chargebacks",
-    "outgoing-transfer": "transfers",
-    "invoice-compensation": "corrections",
-    "fee-prepayment": "fee-prepayments",
-}
-CATEGORIES = (
-    "payments",
-    "refunds",
-    "chargebacks",
-    "capital",
-    "transfers",
-    "fee-prepayments",
-    "corrections",
-    "topups",
-)
 
 
 class _Group:
@@ -55,11 +36,11 @@ class _Group:
         self.count = 0
         self.by_type: dict[str, list] = defaultdict(lambda: [0, 0, defaultdict(lambda: [0, 0])])
 
-    def add(self, type_: str, method: str | None, value: int) -> None:
+    def add(self, type_: str, method: str | None, value: int, own: bool) -> None:
         if value == 0:
             return
         self.total += value
-        if type_ != "fee-prepayment":  # a row's fees are part of that row, not a new one
+        if own:  # a row's deductions are part of that row, not a new one
             self.count += 1
         t = self.by_type[type_]
         t[0] += value
@@ -87,18 +68,30 @@ class _Group:
         return {"amount": amount(self.total, currency), "subtotals": subtotals}
 
 
-def _parts(row: BalanceTransaction) -> list[tuple[str, int]]:
-    """The report lines one ledger row contributes: its gross, and its fees separately."""
-    parts = [(row.type, row.initial)]
+def _parts(row: BalanceTransaction) -> list[tuple[str, int, bool]]:
+    """The report lines one ledger row contributes: its gross, then each part of deductions.
+
+    (transactionType, amount, whether it is the row's own line.) Fees are Mollie's fee
+    prepayments; reservations, repayments and commissions are reported as the movements they
+    are (see `ledger_types.DEDUCTION_PARTS`).
+    """
+    parts = [(row.type, row.initial, True)]
     if row.deductions:
-        parts.append(("fee-prepayment", row.deductions))
+        for name, (type_, _) in DEDUCTION_PARTS.items():
+            value = getattr(row, name)
+            if value:
+                parts.append((type_, value, False))
     return parts
 
 
 def balance_report(
     world: World, balance: Balance, from_date: date, until_date: date, grouping: str
 ) -> dict:
-    """Mollie's balance report for [from, until) in Europe/Amsterdam days (until exclusive)."""
+    """Mollie's balance report for [from, until) in Europe/Amsterdam days (until exclusive).
+
+    The response's `until` is the last day the report covers (the request's `until` − 1 day),
+    as Mollie's own examples show (sandbox/README.md, "Balance reports").
+    """
     start, end = local_midnight(from_date), local_midnight(until_date)
     currency = balance.currency
     groups = {k: _Group() for k in ("pending", "moved", "immediate")}
@@ -117,20 +110,21 @@ def balance_report(
             close_pending += r
         else:
             close_available += r
-        for type_, value in _parts(row):
+        for type_, value, own in _parts(row):
             if row.via_pending:
                 if start <= row.created_at:
-                    groups["pending"].add(type_, row.method, value)
+                    groups["pending"].add(type_, row.method, value, own)
                 if start <= row.available_at < end:
-                    groups["moved"].add(type_, row.method, value)
+                    groups["moved"].add(type_, row.method, value, own)
             elif start <= row.created_at:
-                groups["immediate"].add(type_, row.method, value)
+                groups["immediate"].add(type_, row.method, value, own)
     body = {
         "resource": "balance-report",
         "balanceId": balance.id,
         "timeZone": "Europe/Amsterdam",
         "from": from_date.isoformat(),
-        "until": until_date.isoformat(),
+        # The request's `until` is exclusive; Mollie answers with the last day it includes.
+        "until": (until_date - timedelta(days=1)).isoformat(),
         "grouping": grouping,
     }
     if grouping == "status-balances":
@@ -183,7 +177,7 @@ def _by_category(
         ):
             sub = _Group()
             for type_, (value, count, methods) in groups[key].by_type.items():
-                if CATEGORY_OF_TYPE.get(type_) == category:
+                if category_of(type_) == category:
                     sub.total += value
                     sub.count += count
                     sub.by_type[type_] = [value, count, methods]
