@@ -557,3 +557,20 @@ def test_unknown_keys_and_enum_values_are_caught():
     (hidden,) = strict_problems(Body, "u", body(deductionDetails=fees))
     assert hidden.path == "$._embedded.balance_transactions[*].deductionDetails.fees.value"
     assert hidden.what.startswith("invalid")
+
+
+def test_the_endpoint_list_is_what_the_extract_reads(tmp_path):
+    """EXTRACT_ENDPOINTS is every endpoint a full extract requests, so none escapes the parse."""
+    from extract.pipeline import run_extract
+    from extract.settings import ClientSettings
+
+    config = SandboxConfig.from_cli(seed=7, payments=150, days=20, now="2026-11-01T00:00:00Z")
+    with SandboxServer(config, log_requests=True) as server:
+        settings = ClientSettings(
+            base_url=server.base_url, token=DEFAULT_ACCESS_TOKEN, rate_per_second=0
+        )
+        run_extract(tmp_path / "warehouse.duckdb", settings=settings)
+        targets = list(server.request_log or [])
+    ids = re.compile(r"/(balances|settlements)/[^/?]+")
+    requested = {ids.sub(r"/\1/{id}", t.split("?")[0].removeprefix("/v2")) for t in targets}
+    assert requested == EXTRACT_ENDPOINTS
