@@ -12,22 +12,24 @@ It starts the sandbox (one world per `--seed`), reads every endpoint the extract
 extract reads it (every page, every settlement's four sub-lists, payments and refunds per profile,
 balance reports in both groupings), and validates each response body against the response schema
 the description gives for that operation: JSON Schema 2020-12 with format checking, `$ref`s
-resolved inside the document. `--base-url`/`--token` check another server (a Mollie test account)
-instead. `--examples` also validates the description's own response examples, and `--samples DIR`
-a folder of Mollie's SDK fixture responses, against the same schemas: where they fail, the
-description and Mollie's examples disagree (sandbox/README.md lists those cases and which side the
-sandbox follows).
+resolved inside the document. `--base-url` checks another server (a Mollie account, token in
+MOLLIE_ACCESS_TOKEN) instead. `--examples` also validates the description's own response
+examples, and `--samples DIR` a folder of Mollie's SDK fixture responses, against the same
+schemas: where they fail, the description and Mollie's examples disagree (sandbox/README.md lists
+those cases and which side the sandbox follows).
 
-Violations are printed grouped by endpoint and JSON path (array indices folded to `[*]`), with a
-count and one example. Exit status 1 when a response of the sandbox (or `--base-url`) violates its
-schema other than as documented in DOCUMENTED, 0 otherwise; examples and samples are reported,
-not counted.
+Violations are printed grouped by endpoint and JSON path (array indices and settlement period keys
+folded to `[*]`), with a count and one example. Exit status 1 when a response of the sandbox (or
+`--base-url`) violates its schema other than as documented (DOCUMENTED, and balance-transaction
+types the description names only in prose), 0 otherwise; examples and samples are reported, not
+counted.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from collections import defaultdict
@@ -403,9 +405,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("spec", type=Path, help="path of Mollie's OpenAPI description (specs.yaml)")
     parser.add_argument("--seed", type=int, action="append", help="sandbox seed (repeatable; 7, 9)")
-    parser.add_argument("--payments", type=int, default=600)
-    parser.add_argument("--days", type=int, default=45)
-    parser.add_argument("--now", default="2026-11-01T00:00:00Z")
+    parser.add_argument("--payments", type=int, default=600, help="sandbox payments (600)")
+    parser.add_argument("--days", type=int, default=45, help="sandbox days of history (45)")
+    parser.add_argument("--now", default="2026-11-01T00:00:00Z", help="the sandbox's now")
     parser.add_argument(
         "--world",
         action="append",
@@ -413,8 +415,11 @@ def main(argv: list[str] | None = None) -> int:
         metavar="FLAG",
         help="turn on a boolean SandboxConfig field (e.g. every_type, platform); repeatable",
     )
-    parser.add_argument("--base-url", help="check this API root (…/v2) instead of the sandbox")
-    parser.add_argument("--token", help="bearer token for --base-url")
+    parser.add_argument(
+        "--base-url",
+        help="check this API root (…/v2) instead of the sandbox, with the organization token "
+        "in MOLLIE_ACCESS_TOKEN",
+    )
     parser.add_argument("--examples", action="store_true", help="also check the spec's examples")
     parser.add_argument("--samples", type=Path, help="also check Mollie's SDK fixtures in DIR")
     args = parser.parse_args(argv)
@@ -422,7 +427,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = Spec(args.spec)
     failed = False
     if args.base_url:
-        with httpx.Client(headers={"Authorization": f"Bearer {args.token}"}, timeout=60) as http:
+        token = os.environ.get("MOLLIE_ACCESS_TOKEN", "")
+        if not token:
+            raise SystemExit("--base-url needs the organization token in MOLLIE_ACCESS_TOKEN")
+        with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
             found, n = check_responses(spec, walk(http, args.base_url.rstrip("/")), args.base_url)
         report(f"{args.base_url} ({n} responses)", found)
         failed = any(documented(v) is None for v in found)
