@@ -24,6 +24,9 @@ in a Mollie Connect platform's world (`platform`); balance reports in both group
 - `mollie-api-python` (hand-written) wraps the JSON in dict subclasses: its objects must be of the
   right class, each of their properties and status helpers must read without error, and it must
   page through exactly the same objects as the generated SDK.
+
+test_mollie_sdk.py covers the SDKs' other calls on the default world (gets by id and by
+reference, open and next settlements, embeds, customers' sub-lists) and counts against the world.
 """
 
 from __future__ import annotations
