@@ -13,8 +13,9 @@ in a Mollie Connect platform's world (`platform`); balance reports in both group
   parses is parsed again with the same response type, as strictly as its models allow:
   pydantic strict mode on the JSON (no type coercion, and its open enums refuse values outside
   the enum), without the unknown-union-variant fallback, and every key the body has that the
-  model does not declare is reported (the models cannot be switched to `extra="forbid"`; their
-  config is fixed in generated code, so the comparison walks the parsed model against the JSON),
+  model does not declare is reported (the SDK has no switch for `extra="forbid"`: the config is
+  in generated code, and rebuilding every model with another one would test another SDK; so the
+  parsed model is walked against the JSON),
   as is an object parsed as "left out" (`Unset`) because its type refused it: an optional field
   is a union with `Unset`, a model without fields that takes any object even in strict mode.
   The only enum values accepted outside the SDK's enums are the balance-transaction types Mollie's
