@@ -6,6 +6,7 @@ repository, so no test reads it; this tool does, from a path you give it:
 
     .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml
     .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --seed 7 --seed 9 --world every_type
+    .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --objects 20
     .venv/bin/python tools/spec_check.py PATH/TO/specs.yaml --examples --samples DIR
 
 It starts the sandbox (one world per `--seed`), reads every endpoint the extract reads the way the
@@ -13,10 +14,11 @@ extract reads it (every page, every settlement's four sub-lists, payments and re
 balance reports in both groupings), and validates each response body against the response schema
 the description gives for that operation: JSON Schema 2020-12 with format checking, `$ref`s
 resolved inside the document. `--base-url` checks another server (a Mollie account, token in
-MOLLIE_ACCESS_TOKEN) instead. `--examples` also validates the description's own response
-examples, and `--samples DIR` a folder of Mollie's SDK fixture responses, against the same
-schemas: where they fail, the description and Mollie's examples disagree (sandbox/README.md lists
-those cases and which side the sandbox follows).
+MOLLIE_ACCESS_TOKEN) instead. `--objects N` also fetches up to N listed objects of each kind
+through their `_links.self` (gets the SDKs make, the extract does not). `--examples` also
+validates the description's own response examples, and `--samples DIR` a folder of Mollie's SDK
+fixture responses, against the same schemas: where they fail, the description and Mollie's
+examples disagree (sandbox/README.md lists those cases and which side the sandbox follows).
 
 Violations are printed grouped by endpoint and JSON path (array indices and settlement period keys
 folded to `[*]`), with a count and one example. Exit status 1 when a response of the sandbox (or
@@ -181,6 +183,16 @@ class Spec:
             )
         return self._validators[template]
 
+    def get_templates(self) -> list[tuple[str, re.Pattern[str]]]:
+        """Every path with a GET, fixed segments before parameters (`/settlements/open` wins
+        over `/settlements/{settlementId}`)."""
+        out = []
+        for template, item in self.doc["paths"].items():
+            if "get" in item:
+                rx = re.compile(re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(template)))
+                out.append((template, rx))
+        return sorted(out, key=lambda t: t[0].count("{"))
+
     def examples(self, template: str) -> Iterator[tuple[str, Any]]:
         """The description's own examples of the operation's 200 response."""
         for content in self.response(template)["content"].values():
@@ -333,6 +345,31 @@ def walk(http: httpx.Client, base: str) -> Iterator[Response]:
         yield from _pages(http, base, f"/{kind}", kind, f"/v2/{kind}")
 
 
+def follow_self_links(
+    spec: Spec, http: httpx.Client, base: str, responses: Iterator[Response], per_template: int
+) -> Iterator[Response]:
+    """The responses, and for up to `per_template` listed objects of each kind, the object as
+    fetched alone through its `_links.self` (a get-by-id the extract does not make, but Mollie's
+    SDKs do)."""
+    templates = spec.get_templates()
+    fetched: dict[str, int] = defaultdict(int)
+    for r in responses:
+        yield r
+        embedded = (r.body.get("_embedded") if isinstance(r.body, dict) else None) or {}
+        for items in embedded.values():
+            for item in items if isinstance(items, list) else []:
+                href = ((item.get("_links") or {}).get("self") or {}).get("href", "")
+                if not href.startswith(base):
+                    continue
+                path = "/v2" + href[len(base) :].split("?")[0]
+                template = next((t for t, rx in templates if rx.fullmatch(path)), None)
+                if template is None or fetched[template] >= per_template:
+                    continue
+                fetched[template] += 1
+                got = http.get(href)
+                yield Response(template, str(got.url), got.status_code, _json(got))
+
+
 def check_responses(
     spec: Spec, responses: Iterator[Response], label: str
 ) -> tuple[list[Violation], int]:
@@ -420,6 +457,13 @@ def main(argv: list[str] | None = None) -> int:
         help="check this API root (…/v2) instead of the sandbox, with the organization token "
         "in MOLLIE_ACCESS_TOKEN",
     )
+    parser.add_argument(
+        "--objects",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also fetch up to N listed objects of each kind alone (self link) and check them",
+    )
     parser.add_argument("--examples", action="store_true", help="also check the spec's examples")
     parser.add_argument("--samples", type=Path, help="also check Mollie's SDK fixtures in DIR")
     args = parser.parse_args(argv)
@@ -431,7 +475,9 @@ def main(argv: list[str] | None = None) -> int:
         if not token:
             raise SystemExit("--base-url needs the organization token in MOLLIE_ACCESS_TOKEN")
         with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
-            found, n = check_responses(spec, walk(http, args.base_url.rstrip("/")), args.base_url)
+            base = args.base_url.rstrip("/")
+            responses = follow_self_links(spec, http, base, walk(http, base), args.objects)
+            found, n = check_responses(spec, responses, args.base_url)
         report(f"{args.base_url} ({n} responses)", found)
         failed = any(documented(v) is None for v in found)
     else:
@@ -446,7 +492,9 @@ def main(argv: list[str] | None = None) -> int:
                     headers={"Authorization": f"Bearer {DEFAULT_ACCESS_TOKEN}"}, timeout=60
                 ) as http,
             ):
-                found, n = check_responses(spec, walk(http, server.base_url), label)
+                base = server.base_url
+                responses = follow_self_links(spec, http, base, walk(http, base), args.objects)
+                found, n = check_responses(spec, responses, label)
             report(f"sandbox {label} ({n} responses)", found)
             failed |= any(documented(v) is None for v in found)
 
