@@ -510,7 +510,12 @@ def main(argv: list[str] | None = None) -> int:
             file = args.samples / name
             if file.exists():
                 body = json.loads(file.read_text(encoding="utf-8"))
-                found += spec.check(template, body, f"sample {name}", template)
+                # The PHP SDK's fixtures are templates: `{{ RESOURCE_ID }}` stands for an id.
+                found += [
+                    v
+                    for v in spec.check(template, body, f"sample {name}", template)
+                    if "{{ RESOURCE_ID }}" not in v.message
+                ]
         report(f"Mollie's SDK fixtures in {args.samples}", found)
     return 1 if failed else 0
 
