@@ -1,5 +1,9 @@
 """The balance ledger, the monthly fee invoices and the payouts, built from the world's objects.
 
+Length: invoices and payouts run in one time-ordered loop (an invoice's compensation rows are
+swept by later payouts, a bounced payout comes back to the next), and the periods a payout gets
+are priced from the rows it swept, so the three stay together.
+
 1. One row per paid payment or capture (via pending until its funds are available), refund,
    chargeback and chargeback reversal; then the families of further events the configuration
    asks for (an association's life, a Connect platform, Mollie Capital, every remaining type),
@@ -337,11 +341,12 @@ class Ledger:
         fees: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # count, percentage base
         prepaid = 0
         for r in rows:
-            if r.fees:
+            fee = r.fees if r.deductions else 0
+            if fee:
                 acc = fees[r.fee_key]
                 acc[0] += 1
                 acc[1] += abs(r.initial)
-                prepaid -= r.fees
+                prepaid -= fee
             elif r.type == "unauthorized-direct-debit":
                 fees[UNAUTHORIZED_DEBIT_PRICE.key][0] += 1
         if not fees:
@@ -504,15 +509,17 @@ def periods(rows: list[BalanceTransaction], months: MonthIndex) -> list[PeriodLi
             acc = revenue[key]
             acc[0] += 1
             acc[1] += r.initial
-        if r.deductions:
-            if r.deductions != r.fees:
+        fees = r.deductions
+        if fees:
+            if r.reservations or r.repayments or r.commissions:
+                fees = r.fees
                 for part, label in _PART_COSTS:
                     value = getattr(r, part)
                     if value:
                         c = booked[(y, m, label)]
                         c[0] += 1
                         c[1] -= value
-            if r.fees:
+            if fees:
                 c = costs[(y, m, r.fee_key)]
                 c[0] += 1
                 c[1] += abs(r.initial)

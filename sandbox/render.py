@@ -1,5 +1,9 @@
 """World records → Mollie API v2 JSON objects, exactly as Mollie sends them.
 
+Length: one renderer per Mollie resource (payments, refunds, chargebacks, captures, customers,
+subscriptions, balances, transactions, settlements, invoices, profiles, organizations), kept
+together because they share the derived per-world state and the link conventions.
+
 Pure functions of (world, record, base): `base` is the API root the links point at
 (`http://host:port/v2`, built from the request's own Host header), and every state that changes
 over time (status, amountRefunded, settlementId, availableAmount, …) is derived from the record's

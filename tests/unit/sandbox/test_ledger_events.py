@@ -174,6 +174,24 @@ def test_a_bounced_payout_comes_back_and_is_swept_again():
         assert later.created_at > s.created_at and later.balance_id == s.balance_id
 
 
+def test_the_bank_statement_shows_money_moved_outside_payouts():
+    """A top-up leaves the bank for Mollie; a custom-amount payout arrives from it."""
+    w = world(every_type=True)
+    lines = {line.end_to_end_id: line for st in statements(w) for line in st.lines}
+    moved = [
+        r
+        for r in w.transactions
+        if r.type
+        in ("topup", "balance-topup", "incoming-transfer", "outgoing-custom-amount-transfer")
+    ]
+    assert len(moved) == 4
+    for r in moved:
+        assert lines[r.id].amount == -r.result, r.type
+    deposits = {s.reference for s in w.settlements if s.failed_at == NEVER}
+    booked = {ref for ref in lines if ref in w.settlement_by_reference}
+    assert booked <= deposits
+
+
 def test_settlement_worked_by_hand_periods_vs_deductions_and_the_invoice():
     """One settlement, by hand: iDEAL costs € 0.29 + 21 % VAT per payment.
 
