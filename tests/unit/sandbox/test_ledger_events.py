@@ -273,3 +273,31 @@ def test_the_opt_in_worlds_pass_through_the_environment():
         {"MOLLIE_LEDGER_SANDBOX_EVERY_TYPE": "1", "MOLLIE_LEDGER_SANDBOX_PLATFORM": "1"}
     )
     assert config.every_type and config.platform
+
+
+def test_fee_prepayments_split_into_fee_vat_and_rounding_as_mollie_reports_them():
+    """iDEAL: fee 0.29, VAT 0.0609, deducted 0.35, so −0.0009 of rounding per payment."""
+    from decimal import Decimal
+
+    w = world()
+    rep = balance_report(w, w.balances[0], date(2026, 9, 1), date(2026, 10, 1), "status-balances")
+    groups = [rep["totals"]["pendingBalance"]["pending"]]
+    groups.append(rep["totals"]["availableBalance"]["immediatelyAvailable"])
+    seen = 0
+    for group in groups:
+        for item in group["subtotals"]:
+            if item["transactionType"] != "fee-prepayment":
+                continue
+            parts = {p["prepaymentPartType"]: p for p in item["subtotals"]}
+            total = sum(Decimal(p["amount"]["value"]) for p in parts.values())
+            assert total == Decimal(item["amount"]["value"])
+            fee = parts["fee"]
+            assert sum(Decimal(s["amount"]["value"]) for s in fee["subtotals"]) == Decimal(
+                fee["amount"]["value"]
+            )
+            for sub in fee["subtotals"]:
+                if sub.get("method") == "ideal" and sub["feeType"] == "payment-fee":
+                    n = sub["count"]
+                    assert Decimal(sub["amount"]["value"]) == -Decimal("0.29") * n
+                    seen += 1
+    assert seen
