@@ -266,7 +266,7 @@ def test_balance_report_until_is_exclusive_and_answered_as_the_last_day():
 
 
 def test_the_opt_in_worlds_pass_through_the_environment():
-    from orchestration.endpoint import sandbox_config
+    from sandbox.demo import sandbox_config
 
     assert not sandbox_config({}).every_type and sandbox_config({}).association
     config = sandbox_config(
