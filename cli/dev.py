@@ -19,6 +19,7 @@ from sandbox.demo import (
     SANDBOX_NOW,
     SANDBOX_PAYMENTS,
     SANDBOX_SEED,
+    describe_world,
     sandbox_environment,
 )
 from sandbox.generate import SandboxConfig
@@ -53,6 +54,22 @@ def _sandbox_options(f):
     for option in reversed(options):
         f = option(f)
     return f
+
+
+def _family_options(f):
+    """The opt-in families of ledger events (shared by `sandbox` and `demo`)."""
+    f = click.option(
+        "--every-type",
+        is_flag=True,
+        help="Every balance-transaction type Mollie names occurs at least once "
+        "(turns on --platform and Mollie Capital).",
+    )(f)
+    return click.option(
+        "--platform",
+        is_flag=True,
+        help="The organization also runs a Mollie Connect platform (split payments, "
+        "application fees, commissions, platform refunds and chargebacks).",
+    )(f)
 
 
 def _config(seed: int, payments: int, days: int, now: str, start: str | None, **families: bool):
@@ -102,18 +119,7 @@ def _config(seed: int, payments: int, days: int, now: str, start: str | None, **
     help="Share of responses delayed by --slow-seconds (fault injection).",
 )
 @click.option("--slow-seconds", default=1.0, show_default=True)
-@click.option(
-    "--platform",
-    is_flag=True,
-    help="The organization also runs a Mollie Connect platform (split payments, "
-    "application fees, commissions, platform refunds and chargebacks).",
-)
-@click.option(
-    "--every-type",
-    is_flag=True,
-    help="Every balance-transaction type Mollie names occurs at least once "
-    "(turns on --platform and Mollie Capital).",
-)
+@_family_options
 def sandbox(
     host,
     port,
@@ -188,12 +194,14 @@ def sandbox(
     show_default=True,
     help="Where the demo keeps its warehouse, bank statements and exports.",
 )
-def demo(seed, payments, days, now, start, folder) -> None:
+@_family_options
+def demo(seed, payments, days, now, start, folder, platform, every_type) -> None:
     """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
 
     Uses its own folder, never your real warehouse, and ignores any MOLLIE_ACCESS_TOKEN.
     """
-    config = _config(seed, payments, days, now, start)  # checked before anything starts
+    # checked before anything starts
+    config = _config(seed, payments, days, now, start, platform=platform, every_type=every_type)
     os.environ.update(
         {
             "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
@@ -202,7 +210,7 @@ def demo(seed, payments, days, now, start, folder) -> None:
     )
     log_to_stderr()
     click.echo(
-        f"Demo: a synthetic association (seed {seed}, ~{payments} payments over {days} "
+        f"Demo: {describe_world(config)} (seed {seed}, ~{payments} payments over {days} "
         f"days up to {now}) served by the built-in Mollie sandbox; warehouse in {folder}/"
     )
     with sandbox_environment(os.path.join(folder, "bank"), config):

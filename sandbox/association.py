@@ -4,11 +4,12 @@ What a treasurer of a Dutch association sees on a real Mollie account, at realis
 at least once in the first month of the world (so the demo shows each):
 
 - SEPA direct debits that fail after they were credited (`failed-payment`, −amount, with
-  Mollie's fee for it as a `failed-payment-fee` row), and debits the member's bank reverses
-  weeks later because the member disputes them (`unauthorized-direct-debit`, −amount; Mollie
-  invoices its fee for these at the end of the month);
-- refunds the customer's bank sends back weeks later (`returned-refund`, +amount), always
-  swept by a later settlement than the refund;
+  Mollie's fee for it as a `failed-payment-fee` row; the payment turns `failed` with its bank's
+  reason code), and debits the member's bank reverses weeks later because the member disputes
+  them (`unauthorized-direct-debit`, −amount; the payment stays `paid` and gets a chargeback;
+  Mollie invoices its fee for these at the end of the month);
+- refunds the customer's bank sends back weeks later (`returned-refund`, +amount; the refund
+  turns `failed`), always swept by a later settlement than the refund;
 - a rolling reserve: 10 % of each card payment of the first 60 days withheld as
   `deductionDetails.reservations` and released 14 days later (`rolling-reserve-release`);
 - a payout the bank returns (`returned-transfer`) and one Mollie cancels (`canceled-transfer`):
@@ -25,7 +26,9 @@ from collections import defaultdict
 from typing import TYPE_CHECKING
 
 from sandbox.clock import DAY, add_business_days, local_at, local_date
+from sandbox.model import Chargeback, Payment
 from sandbox.money import round_units, units
+from sandbox.people import SEPA_REASONS
 
 if TYPE_CHECKING:
     from sandbox.ledger import Ledger
@@ -89,6 +92,7 @@ def _direct_debits(ledger: Ledger) -> None:
             unauthorized.append((r, r.created_at + 6 * DAY))
     for r, at in failed:
         payment_id = r.context["paymentId"]
+        payments[payment_id].debit_failed_at = at  # the payment object shows it as failed
         b = _balance(ledger, r.balance_id)
         ledger.row(
             f"failed:{payment_id}",
@@ -105,6 +109,8 @@ def _direct_debits(ledger: Ledger) -> None:
         )
     for r, at in unauthorized:
         payment_id = r.context["paymentId"]
+        if at <= ledger.now:
+            _reversal_chargeback(ledger, payments[payment_id], at)
         b = _balance(ledger, r.balance_id)
         ledger.row(
             f"unauthorized:{payment_id}",
@@ -116,6 +122,20 @@ def _direct_debits(ledger: Ledger) -> None:
             method=r.method,
             paymentId=payment_id,
         )
+
+
+def _reversal_chargeback(ledger: Ledger, p: Payment, at: int) -> None:
+    """Mollie shows a debit the member's bank reversed as a chargeback of the payment (reason
+    MD01, no valid mandate); the payment stays `paid` with `amountChargedBack`. The ledger row is
+    `unauthorized-direct-debit`, whose context names the payment only, so no settlement lists
+    the chargeback and Mollie deducts no chargeback fee (its fee is invoiced)."""
+    g = ledger.g
+    code, text = next(r for r in SEPA_REASONS if r[0] == "MD01")
+    cb = Chargeback(
+        g.make_id("chb", f"unauthorized:{p.id}"), p.id, at, p.amount, p.currency, code, text
+    )
+    p.chargebacks.append(cb.id)
+    g.chargebacks.append(cb)
 
 
 def _returned_refunds(ledger: Ledger) -> None:
@@ -134,6 +154,7 @@ def _returned_refunds(ledger: Ledger) -> None:
             chosen.append((first, first.processed_at + 9 * DAY))
     pay = {p.id: p for p in g.payments}
     for r, at in chosen:
+        r.returned_at = at  # the refund object shows it as failed from then
         p = pay[r.payment_id]
         ledger.row(
             f"returned-refund:{r.id}",

@@ -70,6 +70,15 @@ def sandbox_config(env: Mapping[str, str] | None = None) -> SandboxConfig:
     )
 
 
+def describe_world(config: SandboxConfig) -> str:
+    """What the world holds, in a few words, for the demo's first line."""
+    if config.every_type:
+        return "a synthetic association with every balance-transaction type Mollie names"
+    if config.platform:
+        return "a synthetic association that also runs a Mollie Connect platform"
+    return "a synthetic association"
+
+
 @contextmanager
 def sandbox_environment(
     bank_folder: str | os.PathLike[str],
@@ -134,6 +143,7 @@ __all__ = [
     "SANDBOX_NOW",
     "SANDBOX_PAYMENTS",
     "SANDBOX_SEED",
+    "describe_world",
     "sandbox_config",
     "sandbox_environment",
 ]

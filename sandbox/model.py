@@ -118,6 +118,8 @@ class Payment:
     chargebacks: list[str] = field(default_factory=list)
     captures: list[str] = field(default_factory=list)
     transaction_id: str | None = None  # its ledger row (payment or capture)
+    # A credited direct debit the debtor's bank returned (`failed-payment`): failed from then.
+    debit_failed_at: int = NEVER
 
     @property
     def paid_at(self) -> int:
@@ -146,6 +148,7 @@ class Refund:
     fee_net: int = 0
     fee_gross: int = 0
     transaction_id: str | None = None
+    returned_at: int = NEVER  # the customer's bank sent it back (`returned-refund`): "failed"
 
 
 @dataclass(slots=True)

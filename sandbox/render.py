@@ -37,7 +37,7 @@ from sandbox.model import (
     Subscription,
 )
 from sandbox.money import amount
-from sandbox.people import BICS, make_person
+from sandbox.people import BICS, DEBIT_FAILURE_REASONS, make_person
 
 HAL = "application/hal+json"
 HTML = "text/html"
@@ -107,7 +107,16 @@ def payment_status(world: World, p: Payment) -> str:
         if p.capture_mode == "manual" and now >= p.authorized_at:
             return "authorized"
         return "pending" if p.method == "directdebit" else "open"
+    if now >= p.debit_failed_at:
+        return "failed"  # the debtor's bank returned the credited debit (`failed-payment`)
     return p.final_status
+
+
+def bank_reason(p: Payment) -> tuple[str, str]:
+    """The SEPA reason a failed direct debit carries (`details.bankReasonCode`, `bankReason`),
+    drawn from the payment id so it never changes."""
+    digest = hashlib.blake2b(f"bank-reason:{p.id}".encode(), digest_size=4).digest()
+    return DEBIT_FAILURE_REASONS[int.from_bytes(digest) % len(DEBIT_FAILURE_REASONS)]
 
 
 def _holder_name(p: Payment) -> str:
@@ -129,11 +138,14 @@ def _payment_details(p: Payment, status: str) -> dict[str, Any] | None:
         return None
     if p.method in ("ideal", "bancontact", "directdebit") and p.consumer_account:
         bic = BICS.get(p.consumer_account[4:8])
-        return {
+        details: dict[str, Any] = {
             "consumerName": p.consumer_name,
             "consumerAccount": p.consumer_account,
             "consumerBic": bic,
         }
+        if status == "failed":  # Mollie's docs: only on a failed direct debit
+            details["bankReasonCode"], details["bankReason"] = bank_reason(p)
+        return details
     if p.method in ("creditcard", "applepay") and p.card_number:
         return {
             "cardHolder": _holder_name(p),
@@ -208,7 +220,8 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
     captures = [world.by_id[x] for x in p.captures]
     settlement_id = None
     if status == "paid":
-        refunded = sum(r.amount for r in refunds)
+        # A refund the customer's bank sent back (status failed) no longer counts as refunded.
+        refunded = sum(r.amount for r in refunds if r.returned_at > now)
         charged_back = sum(c.amount for c in chargebacks)
         obj["amountRefunded"] = amount(refunded, cur)
         obj["amountRemaining"] = amount(max(0, p.amount - refunded - charged_back), cur)
@@ -222,6 +235,12 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
             obj["settlementId"] = settlement_id
     elif status == "authorized":
         obj["amountCaptured"] = amount(0, cur)
+    elif status == "failed" and p.paid_at <= now:
+        # A returned direct debit: its credit (and the failed-payment row) stay on the ledger,
+        # so the settlement that swept the credit still names it.
+        settlement_id = _row_settlement(world, p.transaction_id)
+        if settlement_id:
+            obj["settlementId"] = settlement_id
 
     if p.authorized_at <= now:
         obj["authorizedAt"] = iso(p.authorized_at)
@@ -234,6 +253,8 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
         }.get(p.final_status)
         if key:
             obj[key] = iso(p.final_at)
+    if p.debit_failed_at <= now:
+        obj["failedAt"] = iso(p.debit_failed_at)
     obj["details"] = _payment_details(p, status)
 
     links: dict[str, Any] = {
@@ -263,8 +284,17 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
     return obj
 
 
+def refund_status(world: World, r: Refund) -> str:
+    now = world.now
+    if now < r.processed_at:
+        return "pending"
+    # Mollie's refund statuses: "failed: the refund has failed after processing (e.g. the
+    # customer closed the account); the funds are returned to your account" (`returned-refund`).
+    return "failed" if now >= r.returned_at else "refunded"
+
+
 def render_refund(world: World, r: Refund, base: str) -> dict[str, Any]:
-    status = "pending" if world.now < r.processed_at else "refunded"
+    status = refund_status(world, r)
     obj: dict[str, Any] = {
         "resource": "refund",
         "id": r.id,

@@ -103,6 +103,10 @@ DOCUMENTED: dict[tuple[str, str], str] = {
     (r"\.periods\[\*\]\[\*\]\.costs\[\*\]\.rate\.(percentage|fixed)$", "type"): (
         "a rate part that does not apply is null, as in every example of a settlement"
     ),
+    (r"\['_embedded'\]\.(payments|refunds)\[\*\]\.status$", "enum"): (
+        "a settlement lists a direct debit or refund that failed after it was swept with its"
+        " current status, failed (sandbox/README.md, Objects that follow the ledger)"
+    ),
 }
 
 

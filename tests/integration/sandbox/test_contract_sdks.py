@@ -123,6 +123,13 @@ STRICT_ALLOWED: list[tuple[str, str, str]] = [
         " the schema gives them no amount and nests them as `sub-totals`",
     ),
     (
+        r"^\$\._embedded\.payments\[\*\]\.status$",
+        "invalid",
+        "a settlement lists the direct debit whose credit it swept with its current status,"
+        " `failed` once the bank returned it; the schema narrows a settlement's payments to `paid`"
+        " (sandbox/README.md, Objects that follow the ledger)",
+    ),
+    (
         r"\._embedded\.subscriptions\[\*\]\.profileId$",
         "unknown key",
         "the description declares a subscription's `profileId`; mollie-api-py 1.10's model, built"
