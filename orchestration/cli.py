@@ -186,12 +186,58 @@ def run(db: str | None) -> None:
 
 
 def _run_and_report(db: str | None) -> None:
+    from export.analyst import publication_status
     from orchestration.runner import format_summary, run_pipeline
 
     summary = run_pipeline(db)
     click.echo(format_summary(summary))
+    click.echo(publication_status(db, run_succeeded=summary.success))
     if not summary.success:
         raise SystemExit(1)
+
+
+_PUBLISHED_OPTION = click.option(
+    "--published",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The published file. Default: $MOLLIE_LEDGER_PUBLISHED_DB, else "
+    "<warehouse>.published.duckdb beside the warehouse (data/mollie_ledger.published.duckdb).",
+)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@_PUBLISHED_OPTION
+def query(sql: str, fmt: str, published: str | None) -> None:
+    """Run SQL on the published warehouse (read-only) and print the result.
+
+    The published file is the copy of schemas staging and marts that the last successful run
+    left for analysts; reading it never blocks a run. Money is printed exactly (in JSON as
+    strings). Example: mollie-ledger query "select * from marts.daily_overview limit 7"
+    """
+    from export.analyst import AnalystError, query_published
+
+    try:
+        click.echo(query_published(published, sql, fmt))
+    except AnalystError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_PUBLISHED_OPTION
+def shell(published: str | None) -> None:
+    """An interactive SQL prompt on the published warehouse, read-only.
+
+    DuckDB's own CLI (`duckdb -readonly FILE`) when a `duckdb` binary is on PATH, else a small
+    built-in prompt (statements end with `;`, `.quit` leaves).
+    """
+    from export.analyst import AnalystError, start_shell
+
+    try:
+        start_shell(published, echo=lambda line: click.echo(line, err=True))
+    except AnalystError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()
@@ -258,7 +304,8 @@ def demo(seed, payments, days, now, start, folder) -> None:
     _run_and_report(os.path.join(folder, "mollie_ledger.duckdb"))
     click.echo(
         f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
-        "staging, marts); `mollie-ledger ui` shows every asset."
+        f"staging, marts), a read-only copy for analysts in {folder}/mollie_ledger.published."
+        "duckdb; `mollie-ledger ui` shows every asset."
     )
 
 
