@@ -16,7 +16,18 @@ from orchestration.cli import main
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["sandbox"], ["demo"], ["run"], ["extract"], ["export"], ["webhooks"]]
+    "command",
+    [
+        [],
+        ["sandbox"],
+        ["demo"],
+        ["run"],
+        ["extract"],
+        ["export"],
+        ["webhooks"],
+        ["query"],
+        ["shell"],
+    ],
 )
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
@@ -88,6 +99,8 @@ def test_demo_runs_the_pipeline_and_reports(tmp_path, restore_environ):
     assert "Reconciliation findings: none" in result.output
     assert "matched to a bank deposit" in result.output
     assert (tmp_path / "demo" / "mollie_ledger.duckdb").exists()
+    published = tmp_path / "demo" / "mollie_ledger.published.duckdb"
+    assert f"Published for analysts: {published} (run " in result.output
     report = tmp_path / "demo" / "report" / "index.html"
     assert f"Financial report: {report.resolve()}" in result.output
     assert "<h2>Payouts</h2>" in report.read_text(encoding="utf-8")
