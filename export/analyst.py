@@ -24,7 +24,6 @@ from typing import TextIO
 import duckdb
 
 from export.publish import published_path, status_line
-from extract.pipeline import warehouse_path
 
 FORMATS = ("table", "csv", "json")
 SHELL_PROMPT = "published> "
@@ -38,19 +37,22 @@ class NoPublication(AnalystError):
     """There is no published file to read yet; the message says how to get one."""
 
 
-def default_published(published: str | os.PathLike[str] | None = None) -> Path:
-    """The argument, else MOLLIE_LEDGER_PUBLISHED_DB, else beside the configured warehouse."""
-    return Path(published) if published else published_path(warehouse_path(None))
+Pathish = str | os.PathLike[str]
 
 
-def publication_status(db: str | os.PathLike[str] | None, *, run_succeeded: bool) -> str:
-    """After `mollie-ledger run --db DB`: the publication this run wrote, or the one kept."""
-    return status_line(published_path(warehouse_path(db)), run_succeeded=run_succeeded)
+def default_published(published: Pathish | None, warehouse: Pathish) -> Path:
+    """The argument, else MOLLIE_LEDGER_PUBLISHED_DB, else beside the warehouse."""
+    return Path(published) if published else published_path(warehouse)
 
 
-def query_published(published: str | os.PathLike[str] | None, sql: str, fmt: str) -> str:
+def publication_status(warehouse: Pathish, *, run_succeeded: bool) -> str:
+    """After a run on `warehouse`: the publication this run wrote, or the one analysts kept."""
+    return status_line(published_path(warehouse), run_succeeded=run_succeeded)
+
+
+def query_published(published: Pathish | None, warehouse: Pathish, sql: str, fmt: str) -> str:
     """`mollie-ledger query`: the result of `sql` on the published file, rendered as `fmt`."""
-    with open_published(default_published(published)) as con:
+    with open_published(default_published(published, warehouse)) as con:
         try:
             return render(run_query(con, sql), fmt)
         except duckdb.Error as exc:
@@ -58,11 +60,11 @@ def query_published(published: str | os.PathLike[str] | None, sql: str, fmt: str
 
 
 def start_shell(
-    published: str | os.PathLike[str] | None, echo: Callable[[str], None] = print
+    published: Pathish | None, warehouse: Pathish, echo: Callable[[str], None] = print
 ) -> None:
     """`mollie-ledger shell`: DuckDB's CLI on the published file (read-only) when installed,
     else the built-in prompt."""
-    path = default_published(published)
+    path = default_published(published, warehouse)
     with open_published(path):
         pass  # a clear message now rather than a prompt on a missing file
     command = duckdb_cli_command(path)

@@ -187,11 +187,12 @@ def run(db: str | None) -> None:
 
 def _run_and_report(db: str | None) -> None:
     from export.analyst import publication_status
+    from extract.pipeline import warehouse_path
     from orchestration.runner import format_summary, run_pipeline
 
     summary = run_pipeline(db)
     click.echo(format_summary(summary))
-    click.echo(publication_status(db, run_succeeded=summary.success))
+    click.echo(publication_status(warehouse_path(db), run_succeeded=summary.success))
     if not summary.success:
         raise SystemExit(1)
 
@@ -217,9 +218,10 @@ def query(sql: str, fmt: str, published: str | None) -> None:
     strings). Example: mollie-ledger query "select * from marts.daily_overview limit 7"
     """
     from export.analyst import AnalystError, query_published
+    from extract.pipeline import warehouse_path
 
     try:
-        click.echo(query_published(published, sql, fmt))
+        click.echo(query_published(published, warehouse_path(None), sql, fmt))
     except AnalystError as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -233,9 +235,10 @@ def shell(published: str | None) -> None:
     built-in prompt (statements end with `;`, `.quit` leaves).
     """
     from export.analyst import AnalystError, start_shell
+    from extract.pipeline import warehouse_path
 
     try:
-        start_shell(published, echo=lambda line: click.echo(line, err=True))
+        start_shell(published, warehouse_path(None), echo=lambda line: click.echo(line, err=True))
     except AnalystError as exc:
         raise click.ClickException(str(exc)) from None
 

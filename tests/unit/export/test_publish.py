@@ -179,19 +179,21 @@ def test_query_renders_money_exactly_in_every_format(tmp_path):
     }
 
 
-def test_query_reads_the_published_file_only_and_says_what_is_missing(tmp_path):
+def test_query_reads_the_published_file_only_and_says_what_is_missing(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_PUBLISHED_DB, raising=False)
     with pytest.raises(NoPublication, match="mollie-ledger run"):
-        query_published(tmp_path / "none.duckdb", "select 1", "table")
+        query_published(tmp_path / "none.duckdb", tmp_path / "w.duckdb", "select 1", "table")
     db = make_warehouse(tmp_path / "w.duckdb", payments=2)
-    target = tmp_path / "p.duckdb"
+    target = tmp_path / "w.published.duckdb"
     with duckdb.connect(str(db)) as con:
         publish(con, target, run_id="r")
-    out = query_published(target, "select sum(amount) as total from staging.stg_payments", "csv")
+    # No path given: the file beside the warehouse.
+    out = query_published(None, db, "select sum(amount) as total from staging.stg_payments", "csv")
     assert out.splitlines() == ["total", "1.01"]
     with pytest.raises(AnalystError, match="read-only"):
-        query_published(target, "delete from staging.stg_payments", "table")
+        query_published(target, db, "delete from staging.stg_payments", "table")
     with pytest.raises(AnalystError, match="mollie"):
-        query_published(target, "select * from mollie.payments", "table")
+        query_published(target, db, "select * from mollie.payments", "table")
 
 
 def test_built_in_prompt_runs_statements_until_quit(tmp_path):
