@@ -81,7 +81,15 @@ def publish(
     target.parent.mkdir(parents=True, exist_ok=True)
     fresh = target.with_name(target.name + ".next")
     _remove(fresh)  # what a crashed run may have left
-    source = con.execute("select current_database()").fetchone()[0]
+    source, source_file = con.execute(
+        "select database_name, path from duckdb_databases() "
+        "where database_name = current_database()"
+    ).fetchone()
+    if source_file and Path(source_file).resolve() == target.resolve():
+        raise ValueError(
+            f"{ENV_PUBLISHED_DB} points at the warehouse itself ({target}): the publication "
+            "must be a file of its own, or publishing would replace the warehouse"
+        )
     published_at = published_at or datetime.now(UTC)
     con.execute(f"attach {_literal(str(fresh))} as {_ALIAS}")
     try:

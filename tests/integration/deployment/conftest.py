@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+# The installed command, as a user or cron runs it (wherever its module lives in the package).
+CLI = str(Path(sys.executable).with_name("mollie-ledger"))
 PII_KEY = "deployment-tests-" + "0" * 32  # with a token the demo key is refused
 # A small world whose history stays fixed (--start) while --now moves: a later sandbox serves
 # the same past plus new activity, as Mollie would a day later.
@@ -32,7 +34,7 @@ class Sandbox:
 def serve_sandbox(now: str, payments: int = 300) -> Iterator[Sandbox]:
     proc = subprocess.Popen(
         [
-            *(sys.executable, "-m", "orchestration.cli", "sandbox", "--port", "0"),
+            *(CLI, "sandbox", "--port", "0"),
             *("--payments", str(payments), "--days", "30", "--start", START, "--now", now),
         ],
         stdout=subprocess.PIPE,
@@ -95,7 +97,7 @@ def cli_env() -> Callable[..., dict[str, str]]:
 
 def run_cli(env: dict[str, str], *args: str, timeout: float = 400) -> RunResult:
     done = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", *args],
+        [CLI, *args],
         env=env,
         capture_output=True,
         text=True,

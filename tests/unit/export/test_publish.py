@@ -155,6 +155,14 @@ def test_a_failed_publish_leaves_nothing_half_written(tmp_path):
     assert read_publication(good).run_id == "run-2"
 
 
+def test_publishing_over_the_warehouse_itself_is_refused(tmp_path):
+    db = make_warehouse(tmp_path / "w.duckdb", payments=2)
+    with duckdb.connect(str(db)) as con, pytest.raises(ValueError, match="warehouse itself"):
+        publish(con, tmp_path / "." / "w.duckdb", run_id="r")
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from mollie.payments").fetchone() == (1,)
+
+
 def test_query_renders_money_exactly_in_every_format(tmp_path):
     result = QueryResult(
         columns=["day", "amount", "note"],
