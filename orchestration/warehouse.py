@@ -13,8 +13,8 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
-from extract.pipeline import warehouse_path
-from orchestration.endpoint import has_token
+from extract.endpoint import has_token
+from extract.paths import warehouse_path
 from transforms.build import prepare
 from transforms.config import LedgerConfig
 

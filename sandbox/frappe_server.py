@@ -63,7 +63,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 
 log = logging.getLogger("sandbox.frappe_server")
 

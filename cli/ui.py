@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -63,3 +65,21 @@ def exec_dagster_dev(host: str, port: int, home: Path) -> None:
     data/ mean what they mean for every other command."""
     url = f"http://{host}:{port}"
     os.execve(sys.executable, dev_command(host, port), dev_environment(home, url))
+
+
+def run_dagster_dev(host: str, port: int, home: Path) -> int:
+    """Run `dagster dev` as a child while this process keeps serving something it needs (the
+    sandbox of `ui --sandbox`); SIGTERM and Ctrl-C are passed on to it, and its exit code is
+    returned once it has stopped."""
+    url = f"http://{host}:{port}"
+    child = subprocess.Popen(dev_command(host, port), env=dev_environment(home, url))
+
+    def forward(signum: int, _frame: object) -> None:
+        child.send_signal(signum)
+
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return child.wait()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
