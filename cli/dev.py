@@ -55,11 +55,13 @@ def _sandbox_options(f):
     return f
 
 
-def _config(seed: int, payments: int, days: int, now: str, start: str | None):
+def _config(seed: int, payments: int, days: int, now: str, start: str | None, **families: bool):
     if payments < 1 or days < 1:
         raise click.BadParameter("--payments and --days must be at least 1")
     try:
-        return SandboxConfig.from_cli(seed=seed, payments=payments, days=days, now=now, start=start)
+        return SandboxConfig.from_cli(
+            seed=seed, payments=payments, days=days, now=now, start=start, **families
+        )
     except ValueError as exc:
         raise click.BadParameter(
             f"--now/--start must be ISO 8601 dates or instants: {exc}"
@@ -100,6 +102,18 @@ def _config(seed: int, payments: int, days: int, now: str, start: str | None):
     help="Share of responses delayed by --slow-seconds (fault injection).",
 )
 @click.option("--slow-seconds", default=1.0, show_default=True)
+@click.option(
+    "--platform",
+    is_flag=True,
+    help="The organization also runs a Mollie Connect platform (split payments, "
+    "application fees, commissions, platform refunds and chargebacks).",
+)
+@click.option(
+    "--every-type",
+    is_flag=True,
+    help="Every balance-transaction type Mollie names occurs at least once "
+    "(turns on --platform and Mollie Capital).",
+)
 def sandbox(
     host,
     port,
@@ -114,6 +128,8 @@ def sandbox(
     drop_share,
     slow_share,
     slow_seconds,
+    platform,
+    every_type,
 ) -> None:
     """Serve a built-in Mollie API v2 (a synthetic organization) over HTTP.
 
@@ -122,7 +138,7 @@ def sandbox(
     """
     from sandbox.server import DEFAULT_ACCESS_TOKEN, FaultConfig, SandboxServer
 
-    config = _config(seed, payments, days, now, start)
+    config = _config(seed, payments, days, now, start, platform=platform, every_type=every_type)
     faults = FaultConfig(
         rate_limit_share=rate_limit_share,
         server_error_share=server_error_share,

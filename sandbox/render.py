@@ -1,5 +1,9 @@
 """World records → Mollie API v2 JSON objects, exactly as Mollie sends them.
 
+Length: one renderer per Mollie resource (payments, refunds, chargebacks, captures, customers,
+subscriptions, balances, transactions, settlements, invoices, profiles, organizations), kept
+together because they share the derived per-world state and the link conventions.
+
 Pure functions of (world, record, base): `base` is the API root the links point at
 (`http://host:port/v2`, built from the request's own Host header), and every state that changes
 over time (status, amountRefunded, settlementId, availableAmount, …) is derived from the record's
@@ -450,6 +454,49 @@ def render_balance(world: World, b: Balance, base: str) -> dict[str, Any]:
     }
 
 
+def _deduction_details(r: BalanceTransaction) -> dict[str, Any] | None:
+    """Only the applicable parts, as Mollie sends them (null when nothing was deducted)."""
+    if not r.deductions:
+        return None
+    cur = r.currency
+    parts = (
+        ("fees", r.fees),
+        ("commissions", r.commissions),
+        ("repayments", r.repayments),
+        ("reservations", r.reservations),
+    )
+    return {name: amount(value, cur) for name, value in parts if value}
+
+
+# The description Mollie adds to the context next to each id, taken from the object it names.
+_DESCRIBED = (
+    ("paymentId", "paymentDescription", "description"),
+    ("refundId", "refundDescription", "description"),
+    ("captureId", "captureDescription", None),
+    ("chargebackId", "chargebackDescription", None),
+)
+
+
+def _context(world: World, r: BalanceTransaction) -> dict[str, str] | None:
+    if not r.context:
+        return None
+    ctx = dict(r.context)
+    for id_key, text_key, attr in _DESCRIBED:
+        if id_key not in ctx or text_key in ctx:
+            continue
+        obj = world.by_id.get(ctx[id_key])
+        if obj is None:
+            continue
+        if attr is not None:
+            ctx[text_key] = getattr(obj, attr)
+        elif id_key == "captureId":
+            payment = world.by_id.get(obj.payment_id)
+            ctx[text_key] = f"Capture {payment.description}" if payment else "Capture"
+        else:
+            ctx[text_key] = obj.reason_description or "Chargeback"
+    return ctx
+
+
 def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -> dict[str, Any]:
     cur = r.currency
     return {
@@ -459,8 +506,8 @@ def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -
         "resultAmount": amount(r.result, cur),
         "initialAmount": amount(r.initial, cur),
         "deductions": amount(r.deductions, cur) if r.deductions else None,
-        "deductionDetails": {"fees": amount(r.deductions, cur)} if r.deductions else None,
-        "context": dict(r.context) if r.context else None,
+        "deductionDetails": _deduction_details(r),
+        "context": _context(world, r),
         "createdAt": iso(r.created_at),
     }
 
@@ -475,10 +522,14 @@ def _period_line(line, cur: str) -> dict[str, Any]:
         "count": line.count,
     }
     if line.kind == "cost":
-        out["rate"] = {
-            "fixed": amount(line.rate_fixed, cur) if line.rate_fixed is not None else None,
-            "percentage": line.rate_percentage,
-        }
+        # Only the parts of the rate that exist (the spec's rate parts are not nullable);
+        # lines booked as they happened (reserve, repayments, compensations) have none.
+        rate: dict[str, Any] = {}
+        if line.rate_fixed is not None:
+            rate["fixed"] = amount(line.rate_fixed, cur)
+        if line.rate_percentage is not None:
+            rate["percentage"] = line.rate_percentage
+        out["rate"] = rate
     out["amountNet"] = amount(line.net, cur, 4)
     out["amountVat"] = amount(line.vat, cur, 4) if line.vat is not None else None
     out["amountGross"] = amount(line.gross, cur, 4)
@@ -508,13 +559,16 @@ def render_settlement(world: World, s: Settlement, base: str) -> dict[str, Any]:
             month = periods[f"{line.year:04d}"][f"{line.month:02d}"] = {
                 "revenue": [],
                 "costs": [],
-                "invoiceId": inv.id if inv else None,
-                "invoiceReference": inv.reference if inv else None,
             }
+            if inv is not None:  # absent (not null) until the month is invoiced
+                month["invoiceId"] = inv.id
+                month["invoiceReference"] = inv.reference
         month["revenue" if line.kind == "revenue" else "costs"].append(_period_line(line, cur))
     invoice = settlement_invoice(world, s)
     if volatile:
         status = "open"
+    elif s.failed_at <= world.now:
+        status = "failed"  # the bank returned the payout, or it was canceled
     else:
         status = "pending" if world.now < s.paidout_at else "paidout"
     obj: dict[str, Any] = {
