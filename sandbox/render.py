@@ -522,14 +522,13 @@ def _period_line(line, cur: str) -> dict[str, Any]:
         "count": line.count,
     }
     if line.kind == "cost":
-        # Only the parts of the rate that exist (the spec's rate parts are not nullable);
-        # lines booked as they happened (reserve, repayments, compensations) have none.
-        rate: dict[str, Any] = {}
-        if line.rate_fixed is not None:
-            rate["fixed"] = amount(line.rate_fixed, cur)
-        if line.rate_percentage is not None:
-            rate["percentage"] = line.rate_percentage
-        out["rate"] = rate
+        # A part of the rate that does not apply is null, not left out: Mollie's own settlement
+        # examples (the OpenAPI description's and both SDKs' fixtures) send `"percentage": null`
+        # on fixed-only rates, though the schema types it a string (sandbox/README.md).
+        out["rate"] = {
+            "fixed": amount(line.rate_fixed, cur) if line.rate_fixed is not None else None,
+            "percentage": line.rate_percentage,
+        }
     out["amountNet"] = amount(line.net, cur, 4)
     out["amountVat"] = amount(line.vat, cur, 4) if line.vat is not None else None
     out["amountGross"] = amount(line.gross, cur, 4)
@@ -556,13 +555,14 @@ def render_settlement(world: World, s: Settlement, base: str) -> dict[str, Any]:
         month = periods.setdefault(f"{line.year:04d}", {}).setdefault(f"{line.month:02d}", None)
         if month is None:
             inv = d.invoice_of_month.get((s.balance_id, line.year, line.month))
+            # Null until the month is invoiced, as in the description's examples of the open and
+            # next settlements (its schema types both string or null).
             month = periods[f"{line.year:04d}"][f"{line.month:02d}"] = {
                 "revenue": [],
                 "costs": [],
+                "invoiceId": inv.id if inv else None,
+                "invoiceReference": inv.reference if inv else None,
             }
-            if inv is not None:  # absent (not null) until the month is invoiced
-                month["invoiceId"] = inv.id
-                month["invoiceReference"] = inv.reference
         month["revenue" if line.kind == "revenue" else "costs"].append(_period_line(line, cur))
     invoice = settlement_invoice(world, s)
     if volatile:

@@ -99,7 +99,9 @@ class _Group:
                     for m, (v, c) in sorted(details.items())
                 ]
             subtotals.append(item)
-        return {"amount": amount(self.total, currency), "count": self.count, "subtotals": subtotals}
+        # No `count` at this level: Mollie's report schema and every example give a sub-group
+        # only `amount` and `subtotals`; counts start one level down.
+        return {"amount": amount(self.total, currency), "subtotals": subtotals}
 
 
 def _fee_subtotals(details: dict, currency: str) -> list[dict]:

@@ -30,6 +30,7 @@ CHECKS = (
     "balance_report_vs_ledger",
     "fee_invoice",
     "bank_deposit_amount",
+    "rounding",
 )
 
 

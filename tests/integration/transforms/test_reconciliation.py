@@ -98,7 +98,9 @@ def test_settlement_amount_off_by_a_cent(clean_warehouse, corrupt):
     found = findings(bad)
     assert ("settlement_ledger_net", "settlement", stl) in found
     assert ("payout_transfer_amount", "settlement", stl) in found
-    assert ("settlement_periods_total", "settlement", stl) in found
+    # A cent is within Mollie's own rounding between period lines and deductions (half a cent
+    # per transaction counted), so the periods check does not report it; the ledger does.
+    assert ("settlement_periods_total", "settlement", stl) not in found
     assert {f[2] for f in found} == {stl}, "only the corrupted settlement is reported"
     assert (
         one(bad, "select status from marts.settlement_reconciliation where settlement_id = ?", stl)[
