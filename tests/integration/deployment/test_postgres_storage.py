@@ -19,8 +19,8 @@ from pathlib import Path
 
 import psycopg2
 import pytest
-from conftest import run_cli, serve_sandbox
 from dagster import DagsterEventType as Event
+from deployment_helpers import run_cli, serve_sandbox
 
 REPO = Path(__file__).resolve().parents[3]
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))

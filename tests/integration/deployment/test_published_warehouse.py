@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from analyst_session import snapshot
-from conftest import run_cli, serve_sandbox
+from deployment_helpers import run_cli, serve_sandbox
 
 ANALYST = Path(__file__).with_name("analyst_session.py")
 EARLIER, LATER = "2026-10-25T00:00:00Z", "2026-11-01T00:00:00Z"
