@@ -206,6 +206,7 @@ def demo(seed, payments, days, now, start, folder, platform, every_type) -> None
         {
             "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
             "MOLLIE_LEDGER_REPORT_DIR": os.path.join(folder, "report"),
+            "MOLLIE_LEDGER_PUBLISHED_DB": os.path.join(folder, "mollie_ledger.published.duckdb"),
         }
     )
     log_to_stderr()
@@ -220,5 +221,6 @@ def demo(seed, payments, days, now, start, folder, platform, every_type) -> None
     click.echo(clearing_identity_line(os.path.join(folder, "mollie_ledger.duckdb")))
     click.echo(
         f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
-        "staging, marts); `make ui` shows every asset."
+        f"staging, marts), a read-only copy for analysts in {folder}/mollie_ledger.published."
+        "duckdb (`mollie-ledger query --published …`); `make ui` shows every asset."
     )
