@@ -26,7 +26,10 @@ from sandbox.frappe_server import (
     FrappeTestServer,
 )
 
-REFERENCE = Path(__file__).resolve().parents[4] / "shared" / "reference" / "erpnext"
+# ERPNext 15's Journal Entry doctypes (field names, types, flags), with their source inside.
+DOCTYPES = (
+    Path(__file__).resolve().parents[2] / "fixtures" / "erpnext" / "journal_entry_doctypes.json"
+)
 JE_URL = "/api/resource/Journal Entry"
 VGV = "Vereniging Groene Vork"
 
@@ -992,10 +995,8 @@ def test_server_with_a_custom_chart(tmp_path):
 # -- field names against ERPNext's doctype definitions ----------------------------------------
 
 
-def _reference(doctype_file: str) -> dict[str, dict[str, Any]]:
-    if not REFERENCE.is_dir():
-        pytest.skip(f"ERPNext reference doctypes not found at {REFERENCE}")
-    meta = json.loads((REFERENCE / doctype_file).read_text(encoding="utf-8"))
+def _reference(doctype: str) -> dict[str, dict[str, Any]]:
+    meta = json.loads(DOCTYPES.read_text(encoding="utf-8"))["doctypes"][doctype]
     return {f["fieldname"]: f for f in meta["fields"]}
 
 
@@ -1003,16 +1004,16 @@ LAYOUT = {"Section Break", "Column Break", "Button", "Tab Break", "HTML"}
 
 
 @pytest.mark.parametrize(
-    ("doctype_file", "schema", "mandatory"),
+    ("doctype", "schema", "mandatory"),
     [
-        ("journal_entry.json", JOURNAL_ENTRY_FIELDS, MANDATORY_FIELDS),
-        ("journal_entry_account.json", JOURNAL_ENTRY_ACCOUNT_FIELDS, MANDATORY_ROW_FIELDS),
+        ("Journal Entry", JOURNAL_ENTRY_FIELDS, MANDATORY_FIELDS),
+        ("Journal Entry Account", JOURNAL_ENTRY_ACCOUNT_FIELDS, MANDATORY_ROW_FIELDS),
     ],
 )
-def test_accepted_fields_match_erpnext_doctypes(doctype_file, schema, mandatory):
-    ref = _reference(doctype_file)
+def test_accepted_fields_match_erpnext_doctypes(doctype, schema, mandatory):
+    ref = _reference(doctype)
     for name, f in schema.items():
-        assert name in ref, f"{name} is not a field of {doctype_file}"
+        assert name in ref, f"{name} is not a field of {doctype}"
         r = ref[name]
         assert (f.fieldtype, f.label) == (r["fieldtype"], r.get("label")), name
         if f.fieldtype in ("Link", "Dynamic Link", "Select", "Table"):
