@@ -395,6 +395,7 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     subscriptions are re-read (a look-back sweep of 60 days) when money moved since the last
     sweep or that sweep is 12 hours old; --sweep forces one.
     """
+    from export import preflight
     from extract.errors import redact
     from extract.pipeline import check_resources, mollie_error, run_extract, warehouse_path
     from extract.settings import DLT_SECRET_ACCESS_TOKEN, ENV_ACCESS_TOKEN
@@ -405,6 +406,10 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
         check_resources(names)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resources") from None
+    try:
+        preflight.check([preflight.EXTRACT], db_path=db)
+    except preflight.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     _log_to_stderr()
     path = warehouse_path(db)
     try:

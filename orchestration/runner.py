@@ -16,11 +16,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 
+from export import preflight
 from extract.pipeline import warehouse_path
 from extract.warehouse_lock import WarehouseError, exclusive_warehouse
 from orchestration.report_asset import REPORT_KEY
 from orchestration.stale_runs import release_dead_runs, run_tags
-from transforms.config import ConfigError, LedgerConfig
 
 
 @dataclass
@@ -111,15 +111,18 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
 
     The run holds the warehouse from start to end (extract.warehouse_lock): a second run started
     meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
-    An unusable ledger configuration is refused before anything is read from Mollie.
+    Every unusable setting is refused, all at once, before anything is read from Mollie.
     """
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
+    try:
+        preflight.check(db_path=db_path)
+    except preflight.SettingsError as exc:
+        return RunSummary(success=False, failures=exc.problems)
     with ExitStack() as held:
         try:
             held.enter_context(exclusive_warehouse(warehouse_path(db_path)))
-            LedgerConfig.load()
-        except (WarehouseError, ConfigError) as exc:
+        except WarehouseError as exc:
             return RunSummary(success=False, failures=[str(exc)])
         return _run_job(db_path)
 

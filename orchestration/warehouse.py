@@ -13,6 +13,7 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
+from export import preflight
 from extract.pipeline import warehouse_path
 from orchestration.endpoint import has_token
 from transforms.build import prepare
@@ -32,6 +33,16 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def path(self) -> str:
         return str(warehouse_path(self.database or None))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """At the start of a run (before its first step), refuse every unusable setting at
+        once, not one step at a time after the extract. Sensors use this resource too: they
+        only read, so they are not refused."""
+        if context.dagster_run is not None:
+            try:
+                preflight.check(db_path=self.database or None)
+            except preflight.SettingsError as exc:
+                raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def ledger_config(self) -> LedgerConfig:
         return LedgerConfig.load(self.config_path or None)
