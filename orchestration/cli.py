@@ -211,12 +211,12 @@ def ui(host: str, port: int, dagster_home: str | None) -> None:
     The instance folder persists between starts and gets the project's dagster.yaml linked in.
     Stop it with Ctrl-C.
     """
-    from orchestration.ui import exec_dagster_dev, prepare_home
+    from orchestration.ui import prepare_home, run_dagster_dev
 
     home = prepare_home(dagster_home)
     click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
-    sys.stdout.flush()  # the process is replaced next: nothing buffered may be lost
-    exec_dagster_dev(host, port, home)
+    sys.stdout.flush()  # Dagster's own output follows on the same stream
+    raise SystemExit(run_dagster_dev(host, port, home))
 
 
 @main.command()
