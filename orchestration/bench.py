@@ -659,7 +659,7 @@ class Bench:
         from export.frappe_client import FrappeClient
         from export.posting import post_entries
         from export.settings import FrappeSettings, company_currency
-        from sandbox.frappe_server import FrappeTestServer
+        from sandbox.frappe import FrappeTestServer
 
         csv, post = Runs(), Runs()
         con = duckdb.connect(str(db))

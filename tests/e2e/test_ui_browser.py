@@ -73,7 +73,7 @@ def ledger(tmp_path_factory) -> Iterator[Ledger]:
     import dagster as dg
 
     from orchestration.runner import failure_messages
-    from sandbox.frappe_server import FrappeTestServer
+    from sandbox.frappe import FrappeTestServer
 
     folder = tmp_path_factory.mktemp("e2e")
     home = folder / "dagster_home"

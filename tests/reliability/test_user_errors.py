@@ -18,7 +18,7 @@ from reliability_support import transforms_helpers, world
 
 from export.gates import GATE_TABLE, ensure_gate_table
 from orchestration.cli import main
-from sandbox.frappe_server import FrappeTestServer
+from sandbox.frappe import FrappeTestServer
 from sandbox.server import SandboxServer
 
 ORGANIZATION_TOKEN_HELP = "need an organization access token (access_…)"

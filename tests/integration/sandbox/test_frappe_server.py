@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sandbox.frappe_server import (
+from sandbox.frappe import (
     DEFAULT_USER,
     JOURNAL_ENTRY_ACCOUNT_FIELDS,
     JOURNAL_ENTRY_FIELDS,
@@ -266,10 +266,10 @@ CASES = [
         "Row #2: Debit: '4,50' is not a number",
     ),
     (
-        "unbalanced by a cent",
+        "unbalanced by a cent",  # ERPNext subtracts float totals: 100.01 - 100.0, unrounded
         _row(FEES, debit_in_account_currency="4.51"),
         "ValidationError",
-        "Total Debit must be equal to Total Credit. The difference is 0.01",
+        "Total Debit must be equal to Total Credit. The difference is 0.010000000000005116",
     ),
     (
         "unknown account",
@@ -308,10 +308,22 @@ CASES = [
         "Account Bank - GVE does not belong to Company Vereniging Groene Vork",
     ),
     (
-        "P&L row without cost centre",
-        _row_drop(SALES, "cost_center"),
+        "P&L row with an empty cost centre",  # "" is a value: the company default is not used
+        _row(SALES, cost_center=""),
         "ValidationError",
         "Cost Center is required for 'Profit and Loss' account Sales - VGV",
+    ),
+    (
+        "posting date outside every fiscal year",
+        _set(posting_date="2031-01-02", cheque_date="2031-01-02"),
+        "FiscalYearError",
+        f"Date 02-01-2031 is not in any active Fiscal Year for <strong>{VGV}</strong>",
+    ),
+    (
+        "payable without party",
+        _row(0, account="Creditors - VGV"),
+        "ValidationError",
+        "Row 1: Party Type and Party is required for Receivable / Payable account Creditors - VGV",
     ),
     (
         "other company's cost centre",
@@ -492,24 +504,99 @@ def test_closed_accounting_period(http):
         )
 
 
-def test_company_default_cost_centre_fills_missing_rows():
+def test_company_default_cost_centre_fills_missing_rows(http):
+    assert Chart.default().companies[VGV].cost_center == "Main - VGV"  # as ERPNext's setup
+    doc = entry()
+    for row in doc["accounts"]:
+        row.pop("cost_center", None)
+    r = post(http, doc)
+    assert r.status_code == 200, r.text
+    assert {row["cost_center"] for row in r.json()["data"]["accounts"]} == {"Main - VGV"}
+
+
+def test_without_a_company_default_a_pl_row_needs_its_cost_centre():
     chart = Chart.default()
-    with_default = Chart(
-        {**chart.companies, VGV: Company(VGV, "VGV", cost_center="Main - VGV")},
+    no_default = Chart(
+        {**chart.companies, VGV: Company(VGV, "VGV", cost_center=None)},
         chart.accounts,
         chart.cost_centers,
         chart.parties,
     )
     with (
-        FrappeTestServer(with_default) as s,
+        FrappeTestServer(no_default) as s,
         httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
     ):
         doc = entry()
-        for row in doc["accounts"]:
-            row.pop("cost_center", None)
+        doc["accounts"][2].pop("cost_center")
         r = post(client, doc)
-        assert r.status_code == 200, r.text
-        assert {row["cost_center"] for row in r.json()["data"]["accounts"]} == {"Main - VGV"}
+        assert r.status_code == 417 and r.json()["exc_type"] == "ValidationError"
+        (msg,) = server_messages(r)
+        assert msg["title"] == "Missing Cost Center"
+        assert msg["message"].endswith(
+            "Cost Center is required for 'Profit and Loss' account Sales - VGV. Please set the "
+            "cost center field in Journal Entry or setup a default Cost Center for the Company."
+        )
+        assert s.journal_entries == {}
+
+
+def test_receivable_with_its_party_posts(http):
+    doc = entry()
+    doc["accounts"][2] = {
+        "account": "Debtors - VGV",
+        "party_type": "Customer",
+        "party": "Webshop Customers",
+        "credit_in_account_currency": "100.00",
+    }
+    r = post(http, doc)
+    assert r.status_code == 200, r.text
+
+
+def test_the_unbalanced_message_carries_erpnexts_float_difference(http):
+    doc = entry()
+    doc["accounts"][0]["debit_in_account_currency"] = "95.60"  # 100.10 against 100.00
+    r = post(http, doc)
+    assert r.status_code == 417 and r.json()["exc_type"] == "ValidationError"
+    (msg,) = server_messages(r)
+    assert msg["message"] == (
+        f"Total Debit must be equal to Total Credit. The difference is {100.1 - 100.0}"
+    )
+    assert msg["message"].endswith("0.09999999999999432")  # not rounded to 0.1
+
+
+def test_a_posting_date_outside_every_fiscal_year_is_a_fiscal_year_error():
+    chart = Chart.default()
+    years = Chart.from_dict(
+        {
+            "accounts": {"Kas - VGV": {"company": VGV, "root_type": "Asset"}},
+            "fiscal_years": {
+                "2026": {"year_start_date": "2026-01-01", "year_end_date": "2026-12-31"},
+                "2027 GVE": {
+                    "year_start_date": "2027-01-01",
+                    "year_end_date": "2027-12-31",
+                    "companies": ["Groene Vork Events B.V."],  # not VGV's
+                },
+            },
+        }
+    ).fiscal_years
+    only_2026 = Chart(chart.companies, chart.accounts, chart.cost_centers, chart.parties, years)
+    with (
+        FrappeTestServer(only_2026) as s,
+        httpx.Client(base_url=s.url, headers={"Authorization": s.auth_header}) as client,
+    ):
+        assert post(client, entry("k1", posting_date="2026-12-31")).status_code == 200
+        r = post(client, entry("k2", posting_date="2027-01-04", cheque_date="2027-01-04"))
+        assert r.status_code == 417
+        body = r.json()
+        assert body["exc_type"] == "FiscalYearError"
+        text = f"Date 04-01-2027 is not in any active Fiscal Year for <strong>{VGV}</strong>"
+        assert body["exception"] == f"erpnext.accounts.utils.FiscalYearError: {text}"
+        assert body["_exc_source"] == "erpnext (app)"
+        (msg,) = server_messages(r)  # msgprint, not throw: no red indicator
+        assert msg == {"message": text, "title": "Message"}
+        assert [d["mollie_posting_key"] for d in s.journal_entries.values()] == ["k1"]
+        # A draft has no GL entries yet: ERPNext checks the fiscal year when it submits.
+        draft = post(client, entry("k3", posting_date="2027-01-04", docstatus=0))
+        assert draft.status_code == 200, draft.text
 
 
 # -- the unique posting key -------------------------------------------------------------------
