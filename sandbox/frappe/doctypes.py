@@ -173,7 +173,7 @@ STANDARD_FIELDS = frozenset(
 CHILD_STANDARD_FIELDS = STANDARD_FIELDS | {"parent", "parentfield", "parenttype"}
 
 # Read-only fields ERPNext computes; whatever a client sends for them is overwritten.
-_COMPUTED_HEADER = (
+COMPUTED_HEADER = (
     "total_debit",
     "total_credit",
     "difference",
@@ -182,7 +182,7 @@ _COMPUTED_HEADER = (
     "total_amount_in_words",
     "remark",
 )
-_COMPUTED_ROW = (
+COMPUTED_ROW = (
     "account_type",
     "account_currency",
     "debit",
@@ -193,8 +193,8 @@ _COMPUTED_ROW = (
 )
 
 # Link targets this server keeps records of; a value pointing anywhere else cannot be found.
-_KNOWN_LINK_TARGETS = frozenset({"Company", "Account", "Cost Center", "Currency", JE, "DocType"})
-_PARTY_ACCOUNT_TYPES = {"Customer": "Receivable", "Supplier": "Payable"}
+KNOWN_LINK_TARGETS = frozenset({"Company", "Account", "Cost Center", "Currency", JE, "DocType"})
+PARTY_ACCOUNT_TYPES = {"Customer": "Receivable", "Supplier": "Payable"}
 
 # Bank Transaction fields (ERPNext's bank_transaction.json of 2023-03-31).
 BANK_TRANSACTION_FIELDS = frozenset(

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 
-def _hash(n: int = 10) -> str:
+def random_hash(n: int = 10) -> str:
     return secrets.token_hex(n)[:n]
 
 
@@ -18,7 +18,7 @@ def msg_log_entry(message: str, *, raise_exception: bool, title: str | None = No
     """One entry of Frappe's message log, as `frappe.msgprint` builds it."""
     entry: dict[str, Any] = {"message": message, "title": title or "Message"}
     if raise_exception:  # what frappe.throw / msgprint(raise_exception=...) add
-        entry.update(indicator="red", raise_exception=1, __frappe_exc_id=_hash())
+        entry.update(indicator="red", raise_exception=1, __frappe_exc_id=random_hash())
     return entry
 
 

@@ -11,7 +11,7 @@ from sandbox.frappe.errors import FrappeError, msg_log_entry, permission_error
 
 
 @dataclass
-class _FaultRule:
+class FaultRule:
     remaining: int
     status: int
     match: Callable[[Any], bool] | None
@@ -47,7 +47,7 @@ _DEFAULT_FAULTS: dict[int, tuple[str, str | None]] = {
 }
 
 
-def injected_error(rule: _FaultRule) -> FrappeError:
+def injected_error(rule: FaultRule) -> FrappeError:
     status = rule.status
     if status == 429:
         # frappe.rate_limiter.RateLimiter.respond(): plain text, go by status and Retry-After.
@@ -92,7 +92,7 @@ class RequestRecord:
 
 
 @dataclass
-class _Reply:
+class Reply:
     status: int
     body: bytes = b""
     content_type: str = "application/json"

@@ -11,25 +11,25 @@ from typing import Any
 
 from sandbox.frappe.chart import Chart, Company
 from sandbox.frappe.doctypes import (
-    _COMPUTED_HEADER,
-    _COMPUTED_ROW,
-    _KNOWN_LINK_TARGETS,
-    _PARTY_ACCOUNT_TYPES,
     CHILD_STANDARD_FIELDS,
+    COMPUTED_HEADER,
+    COMPUTED_ROW,
     DATA_LENGTH,
     JE,
     JEA,
     JOURNAL_ENTRY_ACCOUNT_FIELDS,
     JOURNAL_ENTRY_FIELDS,
+    KNOWN_LINK_TARGETS,
     MANDATORY_FIELDS,
     MANDATORY_ROW_FIELDS,
     NAMING_SERIES,
+    PARTY_ACCOUNT_TYPES,
     POSTING_KEY_DOCFIELD,
     STANDARD_FIELDS,
     DocField,
 )
 from sandbox.frappe.errors import FrappeError, msg_log_entry, throw
-from sandbox.frappe.values import _Coercer, _round
+from sandbox.frappe.values import Coercer, round_to
 
 # After ERPNext's journal_entry.py, gl_entry.py and general_ledger.py.
 
@@ -53,7 +53,7 @@ class JournalEntryRules:
     ) -> None:
         self.chart = chart
         self.strict = strict
-        self.coerce = _Coercer(strict)
+        self.coerce = Coercer(strict)
         self.posting_key_field = posting_key_field
         self.entry_exists = entry_exists
         self.header_fields = dict(JOURNAL_ENTRY_FIELDS)
@@ -114,10 +114,10 @@ class JournalEntryRules:
     # -- the steps of Document.insert -------------------------------------------------------
     def prepare(self, raw: Mapping[str, Any], docstatus: int, name: str) -> dict[str, Any]:
         head, rows = self.parse(raw)
-        for key in _COMPUTED_HEADER:
+        for key in COMPUTED_HEADER:
             head.pop(key, None)
         for row in rows:
-            for key in _COMPUTED_ROW:
+            for key in COMPUTED_ROW:
                 row.pop(key, None)
         self._defaults(head, rows)
         self._links(head, rows)
@@ -194,7 +194,7 @@ class JournalEntryRules:
         if target == JE:
             return self.entry_exists(value)
         if target == "DocType":  # party_type / against_type name a doctype
-            return value in c.parties or value in _KNOWN_LINK_TARGETS
+            return value in c.parties or value in KNOWN_LINK_TARGETS
         if target in c.parties:
             return value in c.parties[target]
         return False  # a master this stand-in does not keep: nothing can be found there
@@ -209,7 +209,7 @@ class JournalEntryRules:
                     f"Row {row['idx']}: Party Type and Party is required for "
                     f"Receivable / Payable account {acc.name}"
                 )
-            expected = _PARTY_ACCOUNT_TYPES.get(row["party_type"])
+            expected = PARTY_ACCOUNT_TYPES.get(row["party_type"])
             if expected is not None and expected != acc.account_type:
                 raise throw(
                     f"Row {row['idx']}: Account {acc.name} and Party Type "
@@ -252,16 +252,16 @@ class JournalEntryRules:
                         "stand-in: ERPNext would book it on the other side in the GL)",
                         source=None,
                     )
-                if self.strict and amount != _round(amount):
+                if self.strict and amount != round_to(amount):
                     raise throw(
                         f"{where}{label} {amount} has more than 2 decimals (frappe test "
-                        f"stand-in: ERPNext would round it to {_round(amount)})",
+                        f"stand-in: ERPNext would round it to {round_to(amount)})",
                         source=None,
                     )
-                row[key] = _round(amount)
+                row[key] = round_to(amount)
             rate = row["exchange_rate"]
-            row["debit"] = _round(row["debit_in_account_currency"] * rate)
-            row["credit"] = _round(row["credit_in_account_currency"] * rate)
+            row["debit"] = round_to(row["debit_in_account_currency"] * rate)
+            row["credit"] = round_to(row["credit_in_account_currency"] * rate)
 
     @staticmethod
     def _validate_debit_credit_amount(rows: list[dict[str, Any]]) -> None:
@@ -463,7 +463,7 @@ class JournalEntryRules:
                 )
 
 
-def _docstatus(value: Any) -> int:
+def docstatus_of(value: Any) -> int:
     if value in (None, "", 0, "0"):
         return 0
     if value in (1, "1"):
@@ -473,7 +473,7 @@ def _docstatus(value: Any) -> int:
     raise FrappeError(417, "ValidationError", text=f"Invalid docstatus {value!r}")
 
 
-def _transition_error(old: int, new: int) -> FrappeError:
+def transition_error(old: int, new: int) -> FrappeError:
     # Document.check_docstatus_transition raises with a text but logs no message.
     names = {0: "Draft", 1: "Submitted", 2: "Cancelled"}
     return FrappeError(

@@ -1,4 +1,8 @@
-"""The HTTP surface: Frappe's v1 REST routes, authentication and permissions, over real HTTP."""
+"""The HTTP surface: Frappe's v1 REST routes, authentication and permissions, over real HTTP.
+
+Some 550 lines, on purpose: the routes, the authentication, the permissions and the test hooks
+are one surface (what a client sees); everything behind them lives in its own module.
+"""
 
 from __future__ import annotations
 
@@ -33,11 +37,11 @@ from sandbox.frappe.errors import (
     permission_error,
     throw,
 )
-from sandbox.frappe.faults import RequestRecord, _FaultRule, _Reply, injected_error
+from sandbox.frappe.faults import FaultRule, Reply, RequestRecord, injected_error
 from sandbox.frappe.query import ListQuery
-from sandbox.frappe.rules import _docstatus
+from sandbox.frappe.rules import docstatus_of
 from sandbox.frappe.store import JournalEntryStore
-from sandbox.frappe.values import _timestamp, dumps
+from sandbox.frappe.values import dumps, timestamp
 from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 
 log = logging.getLogger("sandbox.frappe")
@@ -46,9 +50,6 @@ log = logging.getLogger("sandbox.frappe")
 DEFAULT_API_KEY = "c0ffee5a1ad0b1e"
 DEFAULT_API_SECRET = "7e57ab1e5ecre70"
 DEFAULT_USER = "mollie-ledger@groenevork.example"
-
-
-# HTTP
 
 
 _ROUTE = re.compile(r"/api(?:/v1)?/(resource|method)/(.+)")
@@ -159,8 +160,8 @@ class FrappeTestServer(BackgroundHTTPService):
             self.chart, strict=strict, posting_key_field=posting_key_field, user=user
         )
         self._bank_transactions: dict[str, dict[str, Any]] = {}
-        self._faults: list[_FaultRule] = []
-        self._drops: list[_FaultRule] = []
+        self._faults: list[FaultRule] = []
+        self._drops: list[FaultRule] = []
         self._auth_broken = False
         self._permissions = dict.fromkeys(_PERMISSIONS, True)
         self._log: list[RequestRecord] = []
@@ -230,7 +231,7 @@ class FrappeTestServer(BackgroundHTTPService):
             n = len(self._bank_transactions) + 1
             year = str(out.get("date") or date.today().isoformat())[:4]
             name = str(out.get("name") or f"ACC-BTN-{year}-{n:05d}")
-            now = _timestamp()
+            now = timestamp()
             out = {
                 "name": name,
                 "owner": "Administrator",
@@ -267,7 +268,7 @@ class FrappeTestServer(BackgroundHTTPService):
         text with Retry-After, 502/504 with a proxy's HTML page, anything else in Frappe's JSON
         envelope (`exc_type` and `message` override the defaults). Rules queue up in order.
         """
-        rule = _FaultRule(
+        rule = FaultRule(
             n,
             status,
             match,
@@ -285,7 +286,7 @@ class FrappeTestServer(BackgroundHTTPService):
         """For the next `n` successful Journal Entry inserts (matching `match(payload)`): store
         the entry, then close the connection without answering, as when the client times out
         or the network fails after Frappe committed."""
-        rule = _FaultRule(n, 0, match, frozenset({"POST"}), None, None, 0)
+        rule = FaultRule(n, 0, match, frozenset({"POST"}), None, None, 0)
         with self._lock:
             self._drops.append(rule)
 
@@ -302,7 +303,7 @@ class FrappeTestServer(BackgroundHTTPService):
         with self._lock:
             self._permissions.update(allowed)
 
-    def _take(self, rules: list[_FaultRule], method: str, payload: Any) -> _FaultRule | None:
+    def _take(self, rules: list[FaultRule], method: str, payload: Any) -> FaultRule | None:
         with self._lock:
             for rule in rules:
                 if rule.remaining > 0 and rule.applies(method, payload):
@@ -337,16 +338,14 @@ class FrappeTestServer(BackgroundHTTPService):
         if user is None or not self._permissions[ptype]:
             raise permission_error(doctype, ptype)
 
-    def _dispatch(
-        self, method: str, raw_path: str, query: str, headers: Any, body: bytes
-    ) -> _Reply:
+    def _dispatch(self, method: str, raw_path: str, query: str, headers: Any, body: bytes) -> Reply:
         path = unquote(raw_path)
         payload: Any = None
         fault: str | None = None
         user: str | None = None
         try:
             if not path.startswith("/api/"):
-                reply = _Reply(404, b"<h1>Not Found</h1>", "text/html; charset=utf-8")
+                reply = Reply(404, b"<h1>Not Found</h1>", "text/html; charset=utf-8")
                 self._record(method, path, query, reply.status, None, None, None)
                 return reply
             # Parsed first so the request log has the payload even when auth fails; a body
@@ -397,15 +396,15 @@ class FrappeTestServer(BackgroundHTTPService):
                 RequestRecord(method, path, query, status, copy.deepcopy(payload), exc_type, fault)
             )
 
-    def _error_reply(self, err: FrappeError, user: str | None) -> _Reply:
+    def _error_reply(self, err: FrappeError, user: str | None) -> Reply:
         if err.raw is not None:
             content_type, body = err.raw
-            return _Reply(err.status, body, content_type, err.headers)
+            return Reply(err.status, body, content_type, err.headers)
         # Tracebacks only for system users (the API user is one; Guest is not).
         body = dumps(err.body(self.allow_error_traceback and user is not None))
-        return _Reply(err.status, body, "application/json", err.headers)
+        return Reply(err.status, body, "application/json", err.headers)
 
-    def _route(self, method: str, path: str, query: str, payload: Any, user: str | None) -> _Reply:
+    def _route(self, method: str, path: str, query: str, payload: Any, user: str | None) -> Reply:
         m = _ROUTE.fullmatch(path)
         if m is None:
             raise throw(f"Page {path} not found", "DoesNotExistError", status=404, source=None)
@@ -423,7 +422,7 @@ class FrappeTestServer(BackgroundHTTPService):
             return self._read_only(doctype, name, params)
         raise throw(f"DocType {doctype} not found", "DoesNotExistError", status=404, source=None)
 
-    def _method(self, dotted: str, user: str | None) -> _Reply:
+    def _method(self, dotted: str, user: str | None) -> Reply:
         if dotted != "frappe.auth.get_logged_user":
             raise throw(
                 f"Failed to get method for command {dotted} with No module named "
@@ -441,11 +440,11 @@ class FrappeTestServer(BackgroundHTTPService):
                 title="Method Not Allowed",
                 source=None,
             )
-        return _Reply(200, dumps({"message": user}))
+        return Reply(200, dumps({"message": user}))
 
     def _journal_entry(
         self, method: str, name: str, params: Mapping[str, str], payload: Any, user: str | None
-    ) -> _Reply:
+    ) -> Reply:
         store = self._store
         if not name:
             if method == "GET":
@@ -456,43 +455,43 @@ class FrappeTestServer(BackgroundHTTPService):
                 with store.lock:
                     docs = list(store.docs.values())
                     data = query.run(docs, params)
-                return _Reply(200, dumps({"data": data}))
+                return Reply(200, dumps({"data": data}))
             if method == "POST":
                 self._require(user, "create", JE)
                 doc = payload or {}
-                if _docstatus(doc.get("docstatus")) == 1:
+                if docstatus_of(doc.get("docstatus")) == 1:
                     self._require(user, "submit", JE)
                 stored = store.insert(doc)
                 rule = self._take(self._drops, method, payload)
-                return _Reply(200, dumps({"data": stored}), drop=rule is not None)
+                return Reply(200, dumps({"data": stored}), drop=rule is not None)
             raise FrappeError(405, "MethodNotAllowed", text=f"{method} not allowed")
         if method == "GET":
             self._require(user, "read", JE)
-            return _Reply(200, dumps({"data": store.get(name)}))
+            return Reply(200, dumps({"data": store.get(name)}))
         if method == "PUT":
             self._require(user, "read", JE)
             current = store.get(name)
-            new = _docstatus((payload or {}).get("docstatus", current["docstatus"]))
+            new = docstatus_of((payload or {}).get("docstatus", current["docstatus"]))
             ptype = {(0, 1): "submit", (1, 2): "cancel"}.get((current["docstatus"], new), "write")
             self._require(user, "create" if ptype == "write" else ptype, JE)
-            return _Reply(200, dumps({"data": store.update(name, payload or {})}))
+            return Reply(200, dumps({"data": store.update(name, payload or {})}))
         if method == "DELETE":
             self._require(user, "delete", JE)
             store.delete(name)
-            return _Reply(202, dumps({"data": "ok"}))
+            return Reply(202, dumps({"data": "ok"}))
         raise FrappeError(405, "MethodNotAllowed", text=f"{method} not allowed")
 
-    def _read_only(self, doctype: str, name: str, params: Mapping[str, str]) -> _Reply:
+    def _read_only(self, doctype: str, name: str, params: Mapping[str, str]) -> Reply:
         docs = self._read_only_docs(doctype)
         if name:
             if name not in docs:
                 raise not_found(doctype, name)
-            return _Reply(200, dumps({"data": docs[name]}))
+            return Reply(200, dumps({"data": docs[name]}))
         fields = {k for d in docs.values() for k in d}
         if doctype == "Bank Transaction":
             fields |= BANK_TRANSACTION_FIELDS
         data = ListQuery(doctype, fields, None).run(list(docs.values()), params)
-        return _Reply(200, dumps({"data": data}))
+        return Reply(200, dumps({"data": data}))
 
     def _read_only_docs(self, doctype: str) -> dict[str, dict[str, Any]]:
         chart = self.chart

@@ -11,9 +11,9 @@ from typing import Any
 
 from sandbox.frappe.chart import Chart
 from sandbox.frappe.doctypes import JE, JEA, POSTING_KEY_LABEL
-from sandbox.frappe.errors import FrappeError, _hash, msg_log_entry, not_found, throw
-from sandbox.frappe.rules import JournalEntryRules, _docstatus, _transition_error
-from sandbox.frappe.values import _timestamp
+from sandbox.frappe.errors import FrappeError, msg_log_entry, not_found, random_hash, throw
+from sandbox.frappe.rules import JournalEntryRules, docstatus_of, transition_error
+from sandbox.frappe.values import timestamp
 
 
 class JournalEntryStore:
@@ -65,7 +65,7 @@ class JournalEntryStore:
     def _finish(
         self, doc: dict[str, Any], name: str, *, creation: str, owner: str, keep_row_names: bool
     ) -> dict:
-        now = _timestamp()
+        now = timestamp()
         meta = {
             "name": name,
             "owner": owner,
@@ -80,7 +80,7 @@ class JournalEntryStore:
         out["doctype"] = JE
         out["accounts"] = []
         for row in rows:
-            row_name = (keep_row_names and row.get("name")) or _hash()
+            row_name = (keep_row_names and row.get("name")) or random_hash()
             row_meta = {
                 "name": row_name,
                 "owner": owner,
@@ -105,9 +105,9 @@ class JournalEntryStore:
 
     def insert(self, raw: Mapping[str, Any]) -> dict[str, Any]:
         with self.lock:
-            docstatus = _docstatus(raw.get("docstatus"))
+            docstatus = docstatus_of(raw.get("docstatus"))
             if docstatus == 2:
-                raise _transition_error(0, 2)
+                raise transition_error(0, 2)
             name = self._peek_name(raw)  # set_new_name; the counter rolls back on failure
             doc = self.rules.prepare(raw, docstatus, name)
             self._check_unique(doc, name)  # db_insert
@@ -116,7 +116,7 @@ class JournalEntryStore:
             prefix = self._series_prefix(raw)
             self.counters[prefix] = self.counters.get(prefix, 0) + 1
             stored = self._finish(
-                doc, name, creation=_timestamp(), owner=self.user, keep_row_names=False
+                doc, name, creation=timestamp(), owner=self.user, keep_row_names=False
             )
             self.docs[name] = stored
             return copy.deepcopy(stored)
@@ -132,11 +132,11 @@ class JournalEntryStore:
         with self.lock:
             current = self.get(name)
             old = current["docstatus"]
-            new = _docstatus(raw.get("docstatus", old))
+            new = docstatus_of(raw.get("docstatus", old))
             if old == 2:
                 raise FrappeError(417, "ValidationError", text="Cannot edit cancelled document")
             if (old, new) in ((0, 2), (1, 0)):
-                raise _transition_error(old, new)
+                raise transition_error(old, new)
             if old == 1:
                 return self._update_submitted(current, raw, new)
             merged = {**current, **raw}
@@ -176,7 +176,7 @@ class JournalEntryStore:
             current["docstatus"] = 2
             for row in current["accounts"]:
                 row["docstatus"] = 2
-        current["modified"] = _timestamp()
+        current["modified"] = timestamp()
         self.docs[current["name"]] = current
         return copy.deepcopy(current)
 

@@ -15,7 +15,7 @@ from sandbox.frappe.errors import throw
 CENT = Decimal("0.01")
 
 
-def _round(value: Decimal, places: Decimal = CENT) -> Decimal:
+def round_to(value: Decimal, places: Decimal = CENT) -> Decimal:
     # Frappe's flt(value, precision): banker's rounding.
     return value.quantize(places, rounding=ROUND_HALF_EVEN)
 
@@ -35,11 +35,11 @@ def dumps(obj: Any) -> bytes:
     ).encode()
 
 
-def _timestamp() -> str:
+def timestamp() -> str:
     return datetime.now().strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
-class _Coercer:
+class Coercer:
     """Turns incoming JSON values into typed field values, as Frappe's BaseDocument does."""
 
     def __init__(self, strict: bool) -> None:
