@@ -1,4 +1,4 @@
-"""The export-ready journal entries, read from the marts (DESIGN §3, §5).
+"""The export-ready journal entries, read from the marts (docs/accounting.md).
 
 `marts.journal_entries` / `marts.journal_entry_lines` hold every balanced entry the SQL models
 built; this module turns their rows into typed objects (amounts stay `Decimal`, as DuckDB gives

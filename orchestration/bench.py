@@ -48,7 +48,7 @@ from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, 
 
 DEFAULT_SCALE = 100_000
 DEFAULT_REPEAT = 3
-RSS_ROWS = 1_000_000  # issue 8's peak-RSS target is for a load of this many rows
+RSS_ROWS = 1_000_000  # the peak-RSS target is for a load of this many rows
 PROFILE_TOP = 25
 PYSPY_RATE = 100  # py-spy samples per second
 _PYSPY_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*?)(?::\d+)?\)$")  # "fn (path.py:12)"
@@ -704,7 +704,7 @@ class Bench:
     def memory(self) -> None:
         """One untimed extract of a world sized to load `rss_rows` rows, for its peak RSS.
 
-        The timed scale loads fewer rows (100 k payments: ~0.3 M); issue 8's memory target is for
+        The timed scale loads fewer rows (100 k payments: ~0.3 M); the memory target is for
         1 M. Sized from the full extract's rows per payment, with 5 % to spare (worlds vary).
         """
         from sandbox.generate import SandboxConfig
@@ -778,7 +778,7 @@ class Bench:
         ]
 
 
-# -- targets (issue 8) ---------------------------------------------------------------------------
+# -- targets ----------------------------------------------------------------------------------
 
 
 def extract_ratio_met(r: dict[str, Any]) -> bool:
@@ -795,7 +795,7 @@ def demo_met(r: dict[str, Any]) -> bool:
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8: what was measured, whether it is met, and what explains it."""
+    """Each performance target: what was measured, whether it is met, and what explains it."""
     ex, nc, tf, demo = r["extract"], r["rerun_no_change"], r["transforms"], r["demo"]
     ledger = tf["balance_transactions"]
     at_scale = f"at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""

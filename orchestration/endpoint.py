@@ -1,9 +1,9 @@
 """Which Mollie the pipeline talks to: the real API when a token is configured, else the sandbox.
 
-DESIGN §1.7: the project runs with nothing configured. Without `MOLLIE_ACCESS_TOKEN` (or the dlt
-secret) every entry point (CLI, Dagster assets) gets an in-process sandbox serving a synthetic
-organization, so a fresh clone demonstrates everything; with a token, nothing here changes what
-`ClientSettings.from_env` reads.
+The project runs with nothing configured (docs/design.md, Principles 7). Without
+`MOLLIE_ACCESS_TOKEN` (or the dlt secret) every entry point (CLI, Dagster assets) gets an in-process
+sandbox serving a synthetic organization, so a fresh clone demonstrates everything; with a token,
+nothing here changes what `ClientSettings.from_env` reads.
 
 This module imports only settings at the top so the CLI's `--help` stays fast; the sandbox (which
 generates its world on start) is imported when it is needed.

@@ -1,4 +1,4 @@
-"""Property: any valid ledger gives balanced journal entries (DESIGN §5).
+"""Property: any valid ledger gives balanced journal entries (docs/accounting.md).
 
 Hypothesis generates settlements of one balance: the rows each swept (payments and captures with
 their fees, refunds, chargebacks, reversals, invoice compensation, fee rows, rows of a type

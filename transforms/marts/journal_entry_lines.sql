@@ -1,5 +1,5 @@
 -- grain: one row per line of an export-ready journal entry (posting key × line number).
--- Settlement entries (DESIGN §5), for every paid-out settlement that reconciles (matched or
+-- Settlement entries (docs/accounting.md), for every paid-out settlement that reconciles (matched or
 -- within_tolerance; a mismatch waits in review), one signed amount per role, credit > 0:
 --   bank         −amount                      (the payout lands: debit)
 --   receipts     Σ gross of payments           (credit)

@@ -1,5 +1,5 @@
 -- grain: one row per settlement (stl_…).
--- Ties each settlement out three independent ways (DESIGN §4):
+-- Ties each settlement out three independent ways (reconciliation identities, docs/design.md):
 --   ledger_net        Σ net of the ledger rows it swept          (identity 3)
 --   periods_total     round(Σ revenue gross − Σ cost gross, 2)   (identity 4)
 --   payout_amount     −(its outgoing-transfer row)                (identity 2)

@@ -1,5 +1,5 @@
 """The Frappe test stand-in speaks Frappe's v1 REST contract and ERPNext's Journal Entry rules,
-over real HTTP (frappe-erpnext.md §B, §C). It is not Frappe: these tests pin what it imitates."""
+over real HTTP (sandbox/FRAPPE.md). It is not Frappe: these tests pin what it imitates."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ VGV = "Vereniging Groene Vork"
 
 
 def entry(key: str = "mollie-settlement-stl_1", **header: Any) -> dict[str, Any]:
-    """A valid settlement entry (DESIGN §5): payout 95.50 + fees 4.50 = receipts 100.00."""
+    """A valid settlement entry: payout 95.50 + fees 4.50 = receipts 100.00."""
     doc: dict[str, Any] = {
         "voucher_type": "Bank Entry",
         "posting_date": "2026-03-02",
@@ -686,7 +686,7 @@ def test_submitted_entry_update_cancel_and_delete(server, http):
         and "Submitted Record cannot be deleted" in server_messages(r)[0]["message"]
     )
     assert http.put(f"{JE_URL}/{name}", json={"docstatus": 2}).json()["data"]["docstatus"] == 2
-    # A cancelled entry keeps its key: re-posting needs a new one (frappe-erpnext §B.5).
+    # A cancelled entry keeps its key: re-posting needs a new one (ERPNext's no_copy field).
     assert post(http, entry()).json()["exc_type"] == "UniqueValidationError"
     assert post(http, entry("mollie-settlement-stl_1-r1")).status_code == 200
     assert http.put(f"{JE_URL}/{name}", json={"docstatus": 1}).status_code == 417

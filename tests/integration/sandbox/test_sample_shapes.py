@@ -106,9 +106,9 @@ ALLOWED_MISSING: dict[str, set[str]] = {
     },
     "refund": {"orderId", "lines", "_links.order"},  # Orders API (legacy)
     "capture": {"shipmentId", "_links.shipment"},  # Orders API shipments (legacy)
-    "balance": {"incomingAmount", "outgoingAmount"},  # PHP fixtures: older beta shape (doc §8)
+    "balance": {"incomingAmount", "outgoingAmount"},  # PHP fixtures: older beta shape
     # There is no get-balance-transaction endpoint for a self link to point at; only the PHP
-    # template has `_links` (with "..." hrefs), S1 and the Python fixture have none.
+    # template has `_links` (with "..." hrefs), the OpenAPI spec and the Python fixture have none.
     "balance_transaction": {"_links", "_links.self", "_links.documentation"},
 }
 
