@@ -1,5 +1,8 @@
-"""What the Frappe stand-in's tests share: a valid settlement entry, posting and decoding helpers,
-and a few seeded entries for the list tests."""
+"""What the Frappe stand-in's tests share: the server fixtures, a valid settlement entry, posting
+and decoding helpers, and a few seeded entries for the list tests.
+
+Not a conftest.py: test folders import their own `conftest` by name, and one more on sys.path
+could shadow theirs. The test modules import the fixtures from here."""
 
 from __future__ import annotations
 
@@ -8,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
-from sandbox.frappe import POSTING_KEY_FIELD
+from sandbox.frappe import POSTING_KEY_FIELD, FrappeTestServer
 
 # ERPNext 15's Journal Entry doctypes (field names, types, flags), with their source inside.
 DOCTYPES = (
@@ -92,3 +96,23 @@ def names(http: httpx.Client, **params: Any) -> list[str]:
     r = http.get(JE_URL, params=query)
     assert r.status_code == 200, r.text
     return [d["name"] if isinstance(d, dict) else d[0] for d in r.json()["data"]]
+
+
+@pytest.fixture(scope="module")
+def server():
+    with FrappeTestServer() as s:
+        yield s
+
+
+@pytest.fixture(autouse=True)
+def fresh(server: FrappeTestServer):
+    server.reset()
+    yield
+
+
+@pytest.fixture
+def http(server: FrappeTestServer):
+    with httpx.Client(
+        base_url=server.url, headers={"Authorization": server.auth_header}, timeout=10
+    ) as client:
+        yield client

@@ -8,12 +8,15 @@ from typing import Any
 
 import httpx
 import pytest
-from frappe_standin import (
+from frappe_standin import (  # noqa: F401 (fresh, http, server: pytest fixtures)
     DOCTYPES,
     VGV,
     entry,
+    fresh,
+    http,
     post,
     seed,
+    server,
 )
 
 from sandbox.frappe import (

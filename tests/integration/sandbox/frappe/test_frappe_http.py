@@ -8,14 +8,17 @@ import json
 
 import httpx
 import pytest
-from frappe_standin import (
+from frappe_standin import (  # noqa: F401 (fresh, http, server: pytest fixtures)
     JE_URL,
     VGV,
     by_key,
     entry,
+    fresh,
+    http,
     names,
     post,
     seed,
+    server,
     server_messages,
 )
 

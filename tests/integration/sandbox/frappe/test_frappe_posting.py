@@ -7,11 +7,14 @@ import json
 from decimal import Decimal
 
 import httpx
-from frappe_standin import (
+from frappe_standin import (  # noqa: F401 (fresh, http, server: pytest fixtures)
     JE_URL,
     by_key,
     entry,
+    fresh,
+    http,
     post,
+    server,
     server_messages,
 )
 

@@ -8,10 +8,13 @@ from typing import Any
 
 import httpx
 import pytest
-from frappe_standin import (
+from frappe_standin import (  # noqa: F401 (fresh, http, server: pytest fixtures)
     VGV,
     entry,
+    fresh,
+    http,
     post,
+    server,
     server_messages,
 )
 
