@@ -27,7 +27,7 @@ demo: install ## run the pipeline end to end against the built-in Mollie sandbox
 	$(UV) run mollie-ledger demo
 
 bench: install ## time every stage against its yardstick; writes docs/benchmarks.md (BENCH_SCALE=…)
-	$(UV) run mollie-ledger bench --scale $(BENCH_SCALE) --repeat $(BENCH_REPEAT) \
+	$(UV) run python -m bench --scale $(BENCH_SCALE) --repeat $(BENCH_REPEAT) \
 		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
 system-deps: ## install Chromium, Prometheus (pushgateway, promtool) and PostgreSQL from apt when missing (root), else say what to install
@@ -47,8 +47,8 @@ format: install ## apply ruff fixes and formatting
 sandbox: install ## serve the Mollie sandbox on 127.0.0.1:8765
 	$(UV) run mollie-ledger sandbox --port 8765
 
-ui: install ## start the Dagster UI and daemon on 127.0.0.1:3000 (UI_PORT=…; history in .dagster_home/)
-	$(UV) run mollie-ledger ui --port $(UI_PORT)
+ui: install ## the Dagster UI and daemon on 127.0.0.1:3000 (UI_PORT=…; history in .dagster_home/); the sandbox unless MOLLIE_ACCESS_TOKEN is set
+	$(UV) run mollie-ledger ui --port $(UI_PORT) $(if $(MOLLIE_ACCESS_TOKEN),,--sandbox)
 
 clean: ## remove local data and caches (not the lock file)
 	rm -rf data/*.duckdb data/exports data/quality-docs data/report .pytest_cache .ruff_cache

@@ -6,8 +6,8 @@ key). `problems()` reads each setting the way the stage that uses it reads it an
 refusal; `check()` raises them together. The command line calls it before `run` and `extract`, the
 Dagster job at the start of every run.
 
-It lives in export/, the lowest stage that can see every stage's settings (extract's Mollie and
-warehouse settings, transforms' ledger configuration and PII key, export's Frappe site) while
+It lives in export/, the lowest stage that can see every stage's settings (extract's Mollie token
+and warehouse settings, transforms' ledger configuration and PII key, export's Frappe site) while
 importing only downward. It reads; it creates, connects to and sends nothing.
 """
 
@@ -17,7 +17,8 @@ import os
 from collections.abc import Collection, Mapping
 
 from export.settings import ExportConfigError, FrappeSettings, company_currency
-from extract.pipeline import DEFAULT_DB, ENV_DB
+from extract.endpoint import NO_TOKEN, has_token
+from extract.paths import DEFAULT_DB, ENV_DB
 from extract.settings import ClientSettings
 from extract.warehouse_lock import unwritable
 from transforms.config import ENV_PII_KEY, ConfigError, LedgerConfig, require_pii_key
@@ -56,12 +57,15 @@ def problems(
     db = db_path or env.get(ENV_DB) or DEFAULT_DB
     if (problem := unwritable(db)) is not None:
         found.append(str(problem))
-    token = ""
+    token = has_token(env)
+    if not token:
+        found.append(NO_TOKEN)
     try:
-        token = ClientSettings.from_env(env).token
+        ClientSettings.from_env(env)
     except ValueError as exc:  # a malformed MOLLIE_TESTMODE or MOLLIE_RATE_PER_SECOND
         found.append(str(exc))
     if TRANSFORM in stages or EXPORT in stages:
+        # Without a token nothing runs (named above); the PII key is then not the problem.
         found += _ledger_problems(env, using_sandbox=not token)
     if EXPORT in stages:
         try:

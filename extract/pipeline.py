@@ -16,7 +16,6 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import dlt
@@ -28,23 +27,17 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from extract.client import MollieClient
 from extract.duckdb_load import TypedJsonlDuckDb
 from extract.errors import MollieError
+from extract.paths import warehouse_path
 from extract.settings import ClientSettings
 from extract.source import ALL_RESOURCES, Progress, mollie_source
 from extract.warehouse_lock import exclusive_warehouse
 
-ENV_DB = "MOLLIE_LEDGER_DB"
-DEFAULT_DB = "data/mollie_ledger.duckdb"
 PIPELINE_NAME = "mollie_ledger"
 DATASET = "mollie"
 ENV_DUCKDB_MEMORY_LIMIT = "MOLLIE_LEDGER_DUCKDB_MEMORY_LIMIT"
 # Beside the extract's own 0.3-0.45 GiB of Python, toward the 1 GiB peak targeted for a 1 M-row
 # load; at 100 k payments DuckDB stays below it anyway, so the cap costs small loads nothing.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
-
-
-def warehouse_path(path: str | os.PathLike[str] | None = None) -> Path:
-    """The DuckDB file: the argument, else `MOLLIE_LEDGER_DB`, else data/mollie_ledger.duckdb."""
-    return Path(path or os.environ.get(ENV_DB) or DEFAULT_DB)
 
 
 def duckdb_memory_limit() -> str:

@@ -104,6 +104,11 @@ def is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, MollieError) and exc.retryable
 
 
+# The request counters of a run that are reported outside the extract (Dagster metadata, the
+# Prometheus metrics): attempts, retries, 429s and 5xx.
+API_COUNTERS = ("requests", "retries", "rate_limited", "server_errors")
+
+
 class Counters:
     """Thread-safe request counters the caller reads for progress, metrics and tests.
 

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 
 log = logging.getLogger("mollie_ledger.webhooks")
 

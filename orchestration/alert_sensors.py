@@ -1,4 +1,4 @@
-"""Sensors that alert (orchestration.alerts) on what someone must look at.
+"""Sensors that alert (reporting.alerts) on what someone must look at.
 
 - new reconciliation findings of severity error (marts.reconciliation_exceptions)
 - forecast anomalies (marts.balance_forecast: negative balance, missed payout, unusual activity)
@@ -28,10 +28,10 @@ from typing import Literal
 import dagster as dg
 import duckdb
 
-from export.gates import read_latest_results
-from orchestration.alerts import Alert, Group, Item, group_items, scrub, send
-from orchestration.runner import step_failure_message
+from orchestration.run_events import step_failure_message
 from orchestration.warehouse import Warehouse, WarehouseUnavailable
+from quality.gate_results import read_latest_results
+from reporting.alerts import Alert, Group, Item, group_items, scrub, send
 
 INTERVAL_SECONDS = 120  # the marts change once a run; a two-minute delay is plenty
 OLD_CHARGEBACK_DAYS = 30

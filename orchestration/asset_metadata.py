@@ -3,21 +3,19 @@
 Totals are summed by DuckDB on the DECIMAL columns and handed over as strings, so the UI shows
 exactly what the books say (a float would turn 0.10 + 0.20 into 0.30000000000000004). Only
 flow columns are totalled (sales, fees, differences): summing a balance over days means nothing.
-Charts are Vega-Lite specs (JSON metadata) with the amounts still as strings; the spec's
-`format.parse` makes them numbers only for plotting.
+Charts are the Vega-Lite specs of reporting.charts (JSON metadata), the same the financial
+report draws as SVG.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
 import duckdb
 
-VEGA_LITE_SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
-CHART_DAYS = 180  # the daily chart shows the most recent half year
+from reporting.charts import MART_CHARTS
 
 
 @dataclass(frozen=True)
@@ -106,89 +104,6 @@ def summary_markdown(
     return "\n".join(lines)
 
 
-def _vega_lite(title: str, values: list[dict[str, Any]], numbers: list[str], **spec: Any) -> dict:
-    return {
-        "$schema": VEGA_LITE_SCHEMA,
-        "title": title,
-        "width": 640,
-        "data": {"values": values, "format": {"parse": dict.fromkeys(numbers, "number")}},
-        **spec,
-    }
-
-
-def _records(con: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:
-    cursor = con.execute(sql)
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-
-def daily_overview_chart(con: duckdb.DuckDBPyConnection) -> dict:
-    values = _records(
-        con,
-        f"""select cast(day as varchar) as day, currency,
-                   cast(net_activity as varchar) as net_activity,
-                   cast(ending_balance as varchar) as ending_balance
-            from marts.daily_overview
-            where day > (select max(day) from marts.daily_overview) - {CHART_DAYS}
-            order by day, currency""",
-    )
-    return _vega_lite(
-        "Net activity (bars) and ending balance (line) per day",
-        values,
-        ["net_activity", "ending_balance"],
-        encoding={
-            "x": {"field": "day", "type": "temporal"},
-            "color": {"field": "currency", "type": "nominal"},
-        },
-        layer=[
-            {
-                "mark": {"type": "bar", "opacity": 0.5},
-                "encoding": {"y": {"field": "net_activity", "type": "quantitative"}},
-            },
-            {
-                "mark": "line",
-                "encoding": {"y": {"field": "ending_balance", "type": "quantitative"}},
-            },
-        ],
-        resolve={"scale": {"y": "independent"}},
-    )
-
-
-def balance_forecast_chart(con: duckdb.DuckDBPyConnection) -> dict:
-    values = _records(
-        con,
-        """select cast(forecast_date as varchar) as forecast_date,
-                  currency || ' ' || balance_id as balance,
-                  cast(expected_available as varchar) as expected_available,
-                  is_anomaly, coalesce(anomaly_reason, '') as anomaly_reason
-           from marts.balance_forecast order by balance, forecast_date""",
-    )
-    return _vega_lite(
-        "Expected available balance (anomalies marked)",
-        values,
-        ["expected_available"],
-        encoding={
-            "x": {"field": "forecast_date", "type": "temporal"},
-            "y": {"field": "expected_available", "type": "quantitative"},
-            "color": {"field": "balance", "type": "nominal"},
-        },
-        layer=[
-            {"mark": "line"},
-            {
-                "transform": [{"filter": "datum.is_anomaly"}],
-                "mark": {"type": "point", "shape": "triangle-up", "size": 80, "color": "red"},
-                "encoding": {"tooltip": [{"field": "anomaly_reason"}]},
-            },
-        ],
-    )
-
-
-CHARTS: dict[str, Callable[[duckdb.DuckDBPyConnection], dict]] = {
-    "daily_overview": daily_overview_chart,
-    "balance_forecast": balance_forecast_chart,
-}
-
-
 def mart_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int) -> dict[str, Any]:
     """Materialisation metadata for marts.<table> beyond the row count."""
     spec = MART_SUMMARIES.get(table, MartSummary())
@@ -201,6 +116,6 @@ def mart_metadata(con: duckdb.DuckDBPyConnection, table: str, rows: int) -> dict
         metadata["totals"] = dg.MetadataValue.json(totals)
     if counts:
         metadata[f"rows_by_{spec.count_by}"] = dg.MetadataValue.json(counts)
-    if table in CHARTS:
-        metadata["chart"] = dg.MetadataValue.json(CHARTS[table](con))
+    if table in MART_CHARTS:
+        metadata["chart"] = dg.MetadataValue.json(MART_CHARTS[table](con))
     return metadata

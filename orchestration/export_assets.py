@@ -10,11 +10,8 @@ them before anything is written or posted. Both share the DuckDB pool: one write
 import dagster as dg
 
 from export.csv_export import export_csv
-from export.frappe_client import FrappeClient
-from export.outbox import ensure_review_view
-from export.posting import post_entries
+from export.run import NO_FRAPPE, post_to_frappe
 from export.settings import ExportSettings
-from orchestration.export_cli import NO_FRAPPE
 from orchestration.warehouse import Warehouse
 from transforms.models import discover
 
@@ -70,15 +67,11 @@ def export_frappe_entries(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     settings = _settings(warehouse)
-    if settings.frappe is None:
-        with warehouse.connect(prepared=False) as con:
-            ensure_review_view(con)  # mismatched settlements are listed without Frappe too
+    with warehouse.connect(prepared=False) as con:
+        report = post_to_frappe(con, settings, run_id=context.run_id)
+    if report is None:
         context.log.info(NO_FRAPPE)
         return dg.MaterializeResult(metadata={"status": NO_FRAPPE})
-    with FrappeClient(settings.frappe) as client, warehouse.connect(prepared=False) as con:
-        report = post_entries(
-            con, client, company_currency=settings.company_currency, run_id=context.run_id
-        )
     counts = report.counts()
     metadata = {
         "status": "posted",

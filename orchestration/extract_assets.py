@@ -2,9 +2,9 @@
 
 Each selected resource of `mollie_source()` becomes an asset (the hidden `settlement_objects` /
 `invoice_objects` helpers are `selected=False`, so they are not assets). The source and pipeline
-given to the specs only describe the assets; the run builds both again inside `mollie_settings()`,
-so a run reads the token, sandbox and warehouse path of its own environment (and starts the
-built-in sandbox when no token is set).
+given to the specs only describe the assets; the run builds both again from `mollie_settings()`,
+so a run reads the token, API URL and warehouse path of its own environment (and stops at once,
+saying what to set, when there is no token).
 
 A run tagged `mollie_ledger/sweep=true` (webhook runs are: a webhook says an object changed,
 which may have moved no money) re-reads the look-back window of the mutable lists now; other runs
@@ -28,13 +28,13 @@ from dagster_dlt.translator import DltResourceTranslatorData
 
 from export import preflight
 from extract.client import MollieClient
+from extract.endpoint import mollie_settings
 from extract.errors import MollieAuthError, MollieError, MolliePermissionError
 from extract.pipeline import DATASET, make_pipeline, mollie_error, row_counts
 from extract.records import TABLES
-from extract.resilience import Counters
+from extract.resilience import API_COUNTERS, Counters
 from extract.settings import ClientSettings
 from extract.source import Progress, mollie_source
-from orchestration.endpoint import mollie_settings
 
 GROUP = "extract"
 # Exponential from 1 min (1, 2, 4 min) with jitter, so a retry does not land in the same outage
@@ -47,10 +47,9 @@ EXTRACT_RETRY = dg.RetryPolicy(
 SWEEP_TAG = "mollie_ledger/sweep"
 
 # The run's Mollie API counters go into the metadata under these keys (read back by
-# orchestration.metrics): attempts, retries, 429s and 5xx as numbers the UI plots, the latency
-# histogram per endpoint family as JSON.
+# orchestration.run_events for the metrics): attempts, retries, 429s and 5xx as numbers the UI
+# plots, the latency histogram per endpoint family as JSON.
 API_METADATA_PREFIX = "mollie_api/"
-API_COUNTERS = ("requests", "retries", "rate_limited", "server_errors")
 API_LATENCY = "latency_seconds"
 
 
@@ -94,7 +93,7 @@ class MollieTranslator(DagsterDltTranslator):
     retry_policy=EXTRACT_RETRY,
 )
 def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Load Mollie (or the built-in sandbox) into the `mollie` dataset; record row counts."""
+    """Load Mollie (MOLLIE_API_BASE_URL) into the `mollie` dataset; record row counts."""
     try:  # a run of this asset alone has no warehouse resource to check its settings at start
         preflight.check([preflight.EXTRACT])
     except preflight.SettingsError as exc:
@@ -105,17 +104,20 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
     def client_factory(settings: ClientSettings) -> MollieClient:
         return MollieClient(settings, counters=counters)
 
+    try:
+        settings = mollie_settings()
+    except ValueError as exc:  # no token, or a malformed setting: no retry can fix it
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     pipeline = make_pipeline()
     sweep = {"sweep_hours": 0} if context.run.tags.get(SWEEP_TAG) == "true" else {}
-    with mollie_settings() as settings:
-        source = mollie_source(
-            settings=settings, progress=progress, client_factory=client_factory, **sweep
-        )
-        try:
-            results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
-        except Exception as exc:
-            _refuse_pointless_retry(exc)
-            raise
+    source = mollie_source(
+        settings=settings, progress=progress, client_factory=client_factory, **sweep
+    )
+    try:
+        results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+    except Exception as exc:
+        _refuse_pointless_retry(exc)
+        raise
     # Not dagster-dlt's `fetch_row_count()`: it fails for a table that received no rows in this
     # run (an incremental run with nothing new), which is the normal case here.
     counts = row_counts(pipeline, [r.asset_key.path[-1] for r in results])

@@ -1,9 +1,9 @@
 """Metrics for runs Dagster launches itself (schedules, sensors, the UI): run-status sensors.
 
-`mollie-ledger run` records its metrics in process (orchestration.runner). Runs launched by the
+`mollie-ledger run` records its metrics in process (orchestration.run_job). Runs launched by the
 daemon have no such caller, so these sensors fire when a run of this code location succeeds or
 fails, read the run's materializations back from the instance's event log and publish exactly
-what orchestration.metrics publishes for an in-process run.
+what reporting.metrics publishes for an in-process run.
 
 They start RUNNING: metrics that nobody switched on are metrics nobody has when a run fails.
 """
@@ -13,7 +13,7 @@ They start RUNNING: metrics that nobody switched on are metrics nobody has when 
 
 import dagster as dg
 
-from orchestration.metrics import record_run_metrics
+from orchestration.run_events import record_run_metrics
 
 
 def _record(context: dg.RunStatusSensorContext, success: bool) -> dg.SkipReason:

@@ -7,7 +7,7 @@ key, an unknown currency, a lost amount, a card number) fails the check with ERR
 everything downstream, above all the exports; a warning-level one alone (an enum value Mollie
 added, say) fails it with WARN, visible in the UI and metadata but not blocking.
 
-Every evaluation is also appended to `quality.gate_results` (export.gates): a standalone
+Every evaluation is also appended to `quality.gate_results` (quality.gate_results): a standalone
 `mollie-ledger export` runs outside Dagster and refuses unless the latest gates passed.
 
 Neither Great Expectations nor pandas is imported here: `quality.runner` is imported by the first
@@ -23,10 +23,10 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 
-from export.gates import GATE_TABLE, ensure_gate_table
 from orchestration.transform_assets import EXTERNAL_SCHEMAS
 from orchestration.warehouse import Warehouse
 from quality.frames import reads
+from quality.gate_results import append_result
 from quality.suites import Suite, read_all
 
 if TYPE_CHECKING:  # quality.runner pulls in pandas: imported where a check runs, not here
@@ -70,18 +70,15 @@ def _record(
     failed_expectations: int,
 ) -> None:
     """Append the evaluation to quality.gate_results for exports run outside Dagster."""
-    ensure_gate_table(con)
-    con.execute(
-        f"insert into {GATE_TABLE} values (?, ?, ?, ?, ?, ?, ?)",
-        [
-            context.run.run_id,
-            datetime.now(UTC),
-            key.to_user_string(),
-            name,
-            result.passed,
-            result.severity.value,
-            failed_expectations,
-        ],
+    append_result(
+        con,
+        run_id=context.run.run_id,
+        checked_at=datetime.now(UTC),
+        asset_key=key.to_user_string(),
+        check_name=name,
+        passed=result.passed,
+        severity=result.severity.value,
+        failed_expectations=failed_expectations,
     )
 
 

@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.report import ENV_REPORT_DIR, MARTS, write_report
 from orchestration.warehouse import Warehouse
+from reporting.report import ENV_REPORT_DIR, MARTS, write_report
 
 REPORT_KEY = dg.AssetKey(["report", "financial_report"])
 

@@ -14,8 +14,8 @@ import dagster as dg
 import duckdb
 
 from export import preflight
-from extract.pipeline import warehouse_path
-from orchestration.endpoint import has_token
+from extract.endpoint import has_token
+from extract.paths import warehouse_path
 from transforms.build import prepare
 from transforms.config import LedgerConfig
 

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from quality import docs, frames
+from quality.pii_functions import mask_pii
 from quality.suites import Suite, gx_suites
 
 SAMPLE_ROWS = 5
@@ -254,7 +255,7 @@ def _plain(value: Any) -> Any:
         return None
     if isinstance(value, bool | int | float):
         return value
-    return frames.mask_pii(str(value))
+    return mask_pii(str(value))
 
 
 _runners: dict[Path, Runner] = {}

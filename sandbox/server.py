@@ -37,9 +37,9 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 from sandbox import render
 from sandbox.generate import SandboxConfig, World, build_world
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 from sandbox.model import Payment, Profile, Settlement
 
 log = logging.getLogger("sandbox.server")

@@ -21,6 +21,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 from sandbox.frappe.chart import DEFAULT_COMPANY, Chart
 from sandbox.frappe.doctypes import (
     BANK_TRANSACTION_FIELDS,
@@ -42,7 +43,6 @@ from sandbox.frappe.query import ListQuery
 from sandbox.frappe.rules import docstatus_of
 from sandbox.frappe.store import JournalEntryStore
 from sandbox.frappe.values import dumps, timestamp
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
 
 log = logging.getLogger("sandbox.frappe")
 

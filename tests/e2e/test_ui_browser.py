@@ -72,7 +72,8 @@ def query(db: Path, sql: str) -> list[tuple]:
 def ledger(tmp_path_factory) -> Iterator[Ledger]:
     import dagster as dg
 
-    from orchestration.runner import failure_messages
+    from orchestration.run_events import failure_messages
+    from sandbox.demo import sandbox_environment
     from sandbox.frappe import FrappeTestServer
 
     folder = tmp_path_factory.mktemp("e2e")
@@ -82,7 +83,7 @@ def ledger(tmp_path_factory) -> Iterator[Ledger]:
     data = folder / "data"
     with pytest.MonkeyPatch.context() as env, FrappeTestServer() as frappe:
         for name in (
-            "MOLLIE_ACCESS_TOKEN",  # none: the built-in sandbox serves the extract
+            "MOLLIE_ACCESS_TOKEN",  # the sandbox's, set by sandbox_environment below
             "SOURCES__MOLLIE__ACCESS_TOKEN",
             "MOLLIE_API_BASE_URL",
             "MOLLIE_LEDGER_CONFIG",  # config/ledger.toml's defaults match the Frappe chart
@@ -114,7 +115,10 @@ def ledger(tmp_path_factory) -> Iterator[Ledger]:
         job = defs.resolve_job_def(schedule.job_name)
         assert job.name == "daily_ledger"
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        with dg.DagsterInstance.get() as instance:
+        with (
+            sandbox_environment(data / "bank"),
+            dg.DagsterInstance.get() as instance,
+        ):
             assert Path(instance.root_directory).resolve() == home.resolve()
             result = job.execute_in_process(
                 instance=instance, raise_on_error=False, run_config=quiet
@@ -343,7 +347,7 @@ def test_financial_report_in_the_browser(browser, ledger, screenshots):
         visible(chart)
         box = chart.bounding_box()
         assert box is not None and box["width"] > 0 and box["height"] > 0, box
-        assert page.locator("section#daily svg rect, section#daily svg polyline").count() > 0
+        assert page.locator("section#daily svg path").count() > 0  # the marks drawn
         # The settlement's amount exactly as the mart has it, in its own row of the payouts table.
         row = page.locator("section#payouts tr", has_text=settlement)
         expect(row).to_have_count(1)

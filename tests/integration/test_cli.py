@@ -12,7 +12,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from orchestration.cli import main
+from cli.main import main
 
 
 @pytest.mark.parametrize(
@@ -29,7 +29,7 @@ def test_sandbox_command_serves_mollie_until_stopped(tmp_path):
         [
             sys.executable,
             "-m",
-            "orchestration.cli",
+            "cli.main",
             "sandbox",
             "--port",
             "0",
@@ -63,6 +63,19 @@ def test_sandbox_command_serves_mollie_until_stopped(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("command", [["run"], ["extract"]])
+def test_without_a_token_run_and_extract_say_what_to_set(command, tmp_path, monkeypatch):
+    for name in ("MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOLLIE_LEDGER_DB", str(tmp_path / "w.duckdb"))
+    started = time.monotonic()
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1, result.output
+    assert "no Mollie token: set MOLLIE_ACCESS_TOKEN" in result.output
+    assert "mollie-ledger demo" in result.output and "make ui" in result.output
+    assert time.monotonic() - started < 30  # before any extract work
 
 
 def test_bad_option_is_a_clear_error():

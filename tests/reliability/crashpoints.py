@@ -78,6 +78,6 @@ def arm(spec: str) -> None:
 if __name__ == "__main__":
     if os.environ.get(ENV_CRASH):
         arm(os.environ[ENV_CRASH])
-    from orchestration.cli import main
+    from cli.main import main
 
     main(prog_name="mollie-ledger")

@@ -16,9 +16,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from cli.main import main
 from extract.warehouse_lock import exclusive_warehouse
-from orchestration.cli import main
-from orchestration.runner import run_pipeline
+from orchestration.run_job import run_pipeline
 
 BUSY = "another mollie-ledger run is using"
 
@@ -60,10 +60,10 @@ def test_a_run_refuses_while_an_extract_holds_the_warehouse(tmp_path, monkeypatc
 
 def test_extract_refuses_while_another_program_has_the_file_open(tmp_path, monkeypatch) -> None:
     db = tmp_path / "w.duckdb"
-    for name in ("MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MOLLIE_LEDGER_SANDBOX_PAYMENTS", "20")  # the built-in sandbox, tiny
-    monkeypatch.setenv("MOLLIE_LEDGER_SANDBOX_DAYS", "3")
+    monkeypatch.delenv("SOURCES__MOLLIE__ACCESS_TOKEN", raising=False)
+    # Refused before any request: a token and an address nobody serves are enough.
+    monkeypatch.setenv("MOLLIE_ACCESS_TOKEN", "access_refusedbeforeanyrequest")
+    monkeypatch.setenv("MOLLIE_API_BASE_URL", "http://127.0.0.1:9/v2")
     holder = subprocess.Popen(
         [
             sys.executable,

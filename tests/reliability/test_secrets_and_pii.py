@@ -27,11 +27,11 @@ from click.testing import CliRunner
 from deployment_history import CANARY_PII_KEY, CANARY_TOKEN
 from reliability_support import differences, fingerprint, settings_for, world
 
+from cli.main import main
 from extract.client import MollieClient
 from extract.erasure import PII_DETAIL_KEYS
 from extract.pipeline import run_extract
 from extract.settings import ClientSettings
-from orchestration.cli import main
 from sandbox import render
 from sandbox.generate import World, build_world
 from sandbox.server import SandboxServer

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 from reliability_support import transforms_helpers, world
 
-from export.gates import GATE_TABLE, ensure_gate_table
-from orchestration.cli import main
+from cli.main import main
+from quality.gate_results import GATE_TABLE, ensure_gate_table
 from sandbox.frappe import FrappeTestServer
 from sandbox.server import SandboxServer
 

@@ -1,4 +1,4 @@
-"""`mollie-ledger bench` at a tiny scale: every stage runs and the report has every section.
+"""`make bench` (`python -m bench`), tiny: every stage runs and the report has every section.
 
 No timing is asserted anywhere: the figures depend on the machine and its load.
 """
@@ -10,9 +10,9 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from orchestration.bench import request_breakdown
-from orchestration.bench_report import to_markdown
-from orchestration.cli import main
+from bench.__main__ import main
+from bench.harness import request_breakdown
+from bench.report import to_markdown
 
 SECTIONS = (
     "## Machine",
@@ -48,7 +48,7 @@ FIGURES = (
 @pytest.mark.slow
 def test_bench_writes_both_reports_with_every_section(tmp_path) -> None:
     out = tmp_path / "benchmarks.md"
-    args = ["bench", "--scale", "300", "--repeat", "1", "--demo-payments", "300"]
+    args = ["--scale", "300", "--repeat", "1", "--demo-payments", "300"]
     args += ["--rss-rows", "10000"]  # more rows than 300 payments load
     result = CliRunner().invoke(main, [*args, "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -101,7 +101,7 @@ def test_requests_are_counted_per_list_walked() -> None:
 
 @pytest.mark.slow
 def test_py_spy_profiles_a_real_extract(tmp_path) -> None:
-    from orchestration.bench import child_env, extract_child, pyspy, top_sampled
+    from bench.children import child_env, extract_child, pyspy, top_sampled
     from sandbox.generate import SandboxConfig
     from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 

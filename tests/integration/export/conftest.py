@@ -13,8 +13,8 @@ import duckdb
 import pytest
 
 from export.frappe_client import FrappeClient
-from export.gates import GATE_TABLE, ensure_gate_table
 from export.settings import FrappeSettings
+from quality.gate_results import GATE_TABLE, ensure_gate_table
 from sandbox.frappe import FrappeTestServer
 
 _TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "transforms" / "conftest.py"

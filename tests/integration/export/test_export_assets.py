@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
+from export.run import NO_FRAPPE
 from orchestration.export_assets import export_assets, export_csv_files, export_frappe_entries
-from orchestration.export_cli import NO_FRAPPE
 from orchestration.warehouse import Warehouse
 
 

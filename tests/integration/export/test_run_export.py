@@ -12,7 +12,7 @@ from export.dry_run import DRY_RUN_DIR, INDEX
 from export.gates import GateRefusal
 from export.outbox import latest_states
 from export.payload import POSTING_KEY_FIELD
-from orchestration.export_cli import NO_FRAPPE, format_report, run_export
+from export.run import NO_FRAPPE, format_report, run_export
 
 # ERPNext 15's Journal Entry doctypes (field names, types, flags), with their source inside.
 DOCTYPES = Path(__file__).parents[2] / "fixtures" / "erpnext" / "journal_entry_doctypes.json"

@@ -4,17 +4,18 @@ both configured only through the environment, against a sandbox over HTTP.
 
 from __future__ import annotations
 
-import logging
+import os
 
 import dagster as dg
 import pytest
 from click.testing import CliRunner
 from conftest import sandbox_config, warehouse
 
+from cli.main import main
+from extract.endpoint import MissingTokenError, mollie_settings
 from extract.records import TABLES
-from orchestration.cli import main
-from orchestration.endpoint import mollie_settings
 from orchestration.extract_assets import extract_assets, resources
+from sandbox.demo import sandbox_environment
 from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 
 
@@ -157,17 +158,32 @@ def test_cli_extract_refuses_unknown_resources(env) -> None:
     assert "unknown resource(s) nope" in result.output
 
 
-def test_without_a_token_the_builtin_sandbox_is_used(caplog) -> None:
-    env = {
-        "MOLLIE_LEDGER_SANDBOX_PAYMENTS": "50",
-        "MOLLIE_LEDGER_SANDBOX_DAYS": "5",
-        "MOLLIE_API_BASE_URL": "https://example.invalid/v2",
-    }
-    with caplog.at_level(logging.WARNING, logger="mollie_ledger"):
-        with mollie_settings(env) as settings:
-            assert settings.base_url.startswith("http://127.0.0.1:")
-            assert settings.token == DEFAULT_ACCESS_TOKEN
-            assert settings.rate_per_second == 0  # a local sandbox is not throttled
-    assert "no MOLLIE_ACCESS_TOKEN: using the built-in sandbox at http://127.0.0.1:" in caplog.text
-    with mollie_settings({"MOLLIE_ACCESS_TOKEN": "access_x"}) as real:
-        assert real.base_url == "https://api.mollie.com/v2" and real.rate_per_second == 10
+def test_without_a_token_nothing_runs_and_the_message_says_what_to_set(
+    monkeypatch, tmp_path
+) -> None:
+    for name in ("MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MOLLIE_LEDGER_DB", str(tmp_path / "w.duckdb"))
+    with pytest.raises(MissingTokenError) as missing:
+        mollie_settings({"MOLLIE_API_BASE_URL": "https://example.invalid/v2"})
+    message = str(missing.value)
+    assert "MOLLIE_ACCESS_TOKEN" in message and "mollie-ledger demo" in message
+    assert "make ui" in message
+
+    result = dg.materialize([extract_assets], resources=resources, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    assert "set MOLLIE_ACCESS_TOKEN" in failure.step_failure_data.error.message
+    assert not any(e.is_step_up_for_retry for e in result.all_events)  # a retry cannot fix it
+    assert not (tmp_path / "w.duckdb").exists()  # stopped before the warehouse was touched
+
+    cli = CliRunner().invoke(main, ["extract", "--db", str(tmp_path / "w.duckdb")])
+    assert cli.exit_code == 1 and "set MOLLIE_ACCESS_TOKEN" in cli.output
+    with sandbox_environment(tmp_path / "bank", sandbox_config(payments=50, days=5)) as server:
+        settings = mollie_settings()
+        assert settings.base_url == server.base_url and settings.token == server.access_token
+        assert settings.rate_per_second == 0  # a local sandbox is not throttled
+        assert list((tmp_path / "bank").glob("*.xml")), "the sandbox's CAMT.053 in its folder"
+    assert "MOLLIE_ACCESS_TOKEN" not in os.environ  # put back as it was
+    real = mollie_settings({"MOLLIE_ACCESS_TOKEN": "access_x"})
+    assert real.base_url == "https://api.mollie.com/v2" and real.rate_per_second == 10

@@ -168,7 +168,7 @@ def test_killed_process_then_rerun_equals_a_clean_run(tmp_path, moment) -> None:
             "MOLLIE_RATE_PER_SECOND": "0",
         }
         proc = subprocess.Popen(
-            [sys.executable, "-m", "orchestration.cli", "extract", "--db", str(db)],
+            [sys.executable, "-m", "cli.main", "extract", "--db", str(db)],
             cwd=REPO,
             env=env,
             stdout=subprocess.PIPE,

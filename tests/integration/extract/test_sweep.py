@@ -12,9 +12,9 @@ import httpx
 import pytest
 from conftest import extract_into, sandbox_config, warehouse
 
+from bench.harness import stream
 from extract.client import MollieClient
 from extract.settings import ClientSettings
-from orchestration.bench import stream
 from sandbox.server import SandboxServer
 
 NOW = "2026-10-20T12:00:00Z"

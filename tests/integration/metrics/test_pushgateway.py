@@ -22,9 +22,11 @@ import duckdb
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from orchestration.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, JOB
 from orchestration.metrics_sensors import metrics_on_run_failure, metrics_on_run_success
-from orchestration.runner import RunSummary, run_pipeline
+from orchestration.run_job import run_pipeline
+from reporting.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, JOB
+from reporting.run_summary import RunSummary
+from sandbox.demo import sandbox_environment
 
 PUSHGATEWAY = shutil.which("prometheus-pushgateway") or "/usr/bin/prometheus-pushgateway"
 # Environment a run reads that must not leak in from the developer's shell (a real token or
@@ -144,9 +146,10 @@ def pipeline_run(gateway: str, tmp_path_factory) -> Iterator[Run]:
         (folder / "dagster_home").mkdir()
         (folder / "dagster_home" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
         env.setenv(ENV_PUSHGATEWAY, gateway)
-        started = time.time()
-        summary = run_pipeline()
-        finished = time.time()
+        with sandbox_environment(folder / "bank"):
+            started = time.time()
+            summary = run_pipeline()
+            finished = time.time()
         yield Run(summary, folder / "warehouse.duckdb", started, finished, folder / "dagster_home")
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from sandbox.httpbase import BackgroundHTTPService, TrackedHandler
+from extract.http_server import BackgroundHTTPService, TrackedHandler
 
 _TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "transforms" / "conftest.py"
 

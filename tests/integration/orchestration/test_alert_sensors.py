@@ -13,10 +13,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from export.gates import GATE_TABLE, ensure_gate_table
 from orchestration.alert_sensors import WATCHES, alert_sensors, run_failure_alert
-from orchestration.alerts import AlertDeliveryError
 from orchestration.warehouse import Warehouse
+from quality.gate_results import GATE_TABLE, ensure_gate_table
+from reporting.alerts import AlertDeliveryError
 
 SENSORS = {s.name: s for s in alert_sensors}
 

@@ -9,9 +9,10 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.asset_metadata import CHARTS, MART_SUMMARIES, mart_metadata
+from orchestration.asset_metadata import MART_SUMMARIES, mart_metadata
 from orchestration.transform_assets import transform_assets
 from orchestration.warehouse import Warehouse
+from reporting.charts import MART_CHARTS as CHARTS
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import dagster as dg
 import pytest
 from click.testing import CliRunner
 
-from orchestration.cli import main
+from cli.main import main
 
 PII_MISSING = "MOLLIE_LEDGER_PII_KEY is not set"
 FRAPPE_HALF = "FRAPPE_URL is set but FRAPPE_API_KEY and FRAPPE_API_SECRET is not"

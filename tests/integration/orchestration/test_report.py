@@ -12,9 +12,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.report import SECTIONS, render_report, write_report
 from orchestration.report_asset import financial_report
 from orchestration.warehouse import Warehouse
+from reporting.report import SECTIONS, render_report, write_report
 
 VOID = {"meta", "br", "img", "input", "link", "hr", "rect", "line", "polyline"}
 GENERATED = datetime(2026, 11, 2, 6, 0, tzinfo=UTC)

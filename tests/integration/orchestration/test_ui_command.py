@@ -62,7 +62,7 @@ def test_ui_serves_the_project_and_stops_on_sigterm(tmp_path):
         [
             sys.executable,
             "-m",
-            "orchestration.cli",
+            "cli.main",
             "ui",
             "--port",
             str(port),

@@ -8,8 +8,9 @@ import dagster as dg
 import duckdb
 import pytest
 
-from export.gates import GATE_TABLE, GateRefusal, latest_results, require_gates_passed
+from export.gates import GateRefusal, require_gates_passed
 from export.settings import ExportConfigError, ExportSettings, FrappeSettings, company_currency
+from quality.gate_results import GATE_TABLE, latest_results
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

@@ -48,10 +48,14 @@ def test_every_problem_is_named_once_and_together(good, tmp_path) -> None:
     assert "frappe-key-4711" not in message and TOKEN not in message  # no credential echoed
 
 
-def test_the_sandbox_needs_no_pii_key(good) -> None:
-    env = {k: v for k, v in good.items() if k not in ("MOLLIE_ACCESS_TOKEN",)}
+def test_without_a_token_the_token_is_named_not_the_pii_key(good) -> None:
+    env = {k: v for k, v in good.items() if k != "MOLLIE_ACCESS_TOKEN"}
     env["MOLLIE_LEDGER_PII_KEY"] = ""
-    assert preflight.problems(env=env) == []
+    (problem,) = preflight.problems(env=env)
+    assert problem.startswith("no Mollie token: set MOLLIE_ACCESS_TOKEN")
+    # the sandbox (demo, ui --sandbox) sets a token and its own PII key: nothing is missing
+    sandbox = {**env, "MOLLIE_ACCESS_TOKEN": TOKEN, "MOLLIE_LEDGER_PII_KEY": "demo-key"}
+    assert preflight.problems(env=sandbox) == []
 
 
 def test_an_extract_needs_neither_the_ledger_nor_frappe(good, tmp_path) -> None:

@@ -1,5 +1,5 @@
 """monitoring/ against the code: the Grafana dashboard and the alert rules may only use metrics
-orchestration/metrics.py emits, the dashboard is a valid classic JSON model, and promtool accepts
+reporting/metrics.py emits, the dashboard is a valid classic JSON model, and promtool accepts
 the Prometheus files.
 
 The emitted names come from the registry metrics.py builds (never a list kept here), so a metric
@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.metrics import RunMetrics, build_registry
+from reporting.metrics import RunMetrics, build_registry
 
 MONITORING = Path(__file__).parents[3] / "monitoring"
 DASHBOARD = MONITORING / "grafana" / "dashboards" / "mollie-ledger.json"
@@ -124,7 +124,7 @@ def test_dashboard_uses_only_emitted_metrics(dashboard: dict[str, Any]) -> None:
     assert queries
     used = set().union(*(metric_names(q) for q in queries))
     assert used, "no metric names found in the dashboard's queries"
-    assert used <= emitted, f"not emitted by orchestration/metrics.py: {sorted(used - emitted)}"
+    assert used <= emitted, f"not emitted by reporting/metrics.py: {sorted(used - emitted)}"
 
 
 def test_dashboard_shows_every_emitted_metric(dashboard: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""orchestration.metrics without the pipeline: a tiny Dagster run whose materializations carry
+"""reporting.metrics without the pipeline: a tiny Dagster run whose materializations carry
 the extract's API metadata, a small warehouse with findings, gate results and an outbox, and the
 two sinks (textfile; an unreachable Pushgateway must not fail the run)."""
 
@@ -13,17 +13,12 @@ import duckdb
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from export.gates import ensure_gate_table
 from export.outbox import ensure_schema
 from extract.resilience import Counters
 from orchestration.extract_assets import api_metadata
-from orchestration.metrics import (
-    ENV_METRICS_FILE,
-    ENV_PUSHGATEWAY,
-    RunMetrics,
-    add_run_events,
-    record_run_metrics,
-)
+from orchestration.run_events import add_run_events, record_run_metrics
+from quality.gate_results import ensure_gate_table
+from reporting.metrics import ENV_METRICS_FILE, ENV_PUSHGATEWAY, RunMetrics
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from quality import frames
+from quality import foreign_keys, frames, pii_functions
 from quality.suites import (
     EXPECTATIONS_DIR,
     SHARED_DIR,
@@ -20,6 +20,7 @@ from quality.suites import (
     read_all,
     suite_paths,
 )
+from quality.tables import GOVERNED
 from transforms.models import discover
 
 SUITE_FILES = suite_paths()
@@ -35,7 +36,7 @@ def _json_count(path: Path) -> int:
 
 
 def test_every_staging_and_mart_table_has_a_suite():
-    tables = {m.name for m in discover() if m.schema in frames.GOVERNED}
+    tables = {m.name for m in discover() if m.schema in GOVERNED}
     assert {p.stem for p in SUITE_FILES} == tables
 
 
@@ -51,7 +52,7 @@ def test_every_helper_column_a_suite_uses_is_computed():
     """`<fk>_exists` columns and integrity frames exist in quality.frames, so a typo in a suite
     fails here rather than as a puzzling GX error on the warehouse."""
     for suite in read_all():
-        fks = {fk.helper for fk in frames.FOREIGN_KEYS.get(suite.name, ())}
+        fks = {fk.helper for fk in foreign_keys.FOREIGN_KEYS.get(suite.name, ())}
         for e in suite.for_frame("rows"):
             column = e.kwargs.get("column", "")
             if column.endswith("_exists"):
@@ -63,12 +64,12 @@ def test_every_helper_column_a_suite_uses_is_computed():
 
 def test_every_declared_helper_is_used_by_its_suite():
     suites = {s.name: s for s in read_all()}
-    for table, fks in frames.FOREIGN_KEYS.items():
+    for table, fks in foreign_keys.FOREIGN_KEYS.items():
         used = {e.kwargs.get("column") for e in suites[table].for_frame("rows")}
         assert {fk.helper for fk in fks} <= used, f"{table}: a foreign key nobody checks"
     for table in frames.INTEGRITY:
         assert suites[table].for_frame("layers"), f"{table}: integrity measures nobody checks"
-    for table, flags in frames.DERIVED.items():
+    for table, flags in foreign_keys.DERIVED.items():
         used = {e.kwargs.get("column") for e in suites[table].for_frame("rows")}
         assert set(flags) <= used, f"{table}: a derived flag nobody checks"
 
@@ -167,11 +168,11 @@ def test_the_real_folder_is_where_suites_live():
     ],
 )
 def test_card_numbers_are_found_and_masked(text):
-    found = frames.card_numbers(text)
+    found = pii_functions.card_numbers(text)
     assert len(found) == 1
-    masked = frames.mask_pii(text)
+    masked = pii_functions.mask_pii(text)
     assert found[0] not in masked.replace(" ", "").replace("-", "")
-    assert frames.mask_card(found[0]) in masked
+    assert pii_functions.mask_card(found[0]) in masked
 
 
 @pytest.mark.parametrize(
@@ -185,11 +186,11 @@ def test_card_numbers_are_found_and_masked(text):
     ],
 )
 def test_ordinary_numbers_are_not_card_numbers(text):
-    assert frames.card_numbers(text) == []
+    assert pii_functions.card_numbers(text) == []
 
 
 def test_mask_pii_hides_emails_and_ibans_too():
-    masked = frames.mask_pii("jan.devries@example.nl paid from NL91ABNA0417164300")
+    masked = pii_functions.mask_pii("jan.devries@example.nl paid from NL91ABNA0417164300")
     assert masked == "j***@example.nl paid from NL91***4300"
 
 
@@ -205,7 +206,7 @@ def test_mask_pii_hides_emails_and_ibans_too():
     ],
 )
 def test_iban_state(text, state):
-    assert frames._iban_state(text) == state
+    assert pii_functions._iban_state(text) == state
 
 
 @pytest.mark.parametrize(
@@ -224,7 +225,7 @@ def test_iban_state(text, state):
     ],
 )
 def test_pii_column_names(column, flagged):
-    assert bool(re.search(frames.PII_NAME_REGEX, column)) is flagged
+    assert bool(re.search(pii_functions.PII_NAME_REGEX, column)) is flagged
 
 
 def test_one_blocking_check_per_suite_loads_with_the_definitions():

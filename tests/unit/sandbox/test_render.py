@@ -2,7 +2,7 @@
 
 import re
 
-from quality.frames import card_numbers
+from quality.pii_functions import card_numbers
 from sandbox.render import paypal_reference
 
 

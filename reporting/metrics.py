@@ -2,7 +2,8 @@
 they go.
 
 After every run (`mollie-ledger run`, and scheduled runs through `metrics_sensors`) one registry
-of `mollie_ledger_*` metrics is built from two sources:
+of `mollie_ledger_*` metrics is built from two sources (plain code: orchestration.run_events reads
+the Dagster side and hands the numbers over in a RunMetrics):
 
 - the run's Dagster events: rows per table (`dagster/row_count` of each materialization) and
   the Mollie API counters and latency histogram the extract asset puts in its metadata;
@@ -25,12 +26,11 @@ import os
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dagster as dg
 import duckdb
 from prometheus_client import CollectorRegistry, generate_latest, push_to_gateway
 from prometheus_client.core import (
@@ -43,11 +43,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from export.atomic import write_atomic
-from export.gates import GateResult, read_latest_results
 from export.outbox import POSTED, STATUSES, latest_states
-from extract.pipeline import warehouse_path
-from orchestration.extract_assets import API_COUNTERS, API_LATENCY, API_METADATA_PREFIX
-from orchestration.runner import summarise_warehouse
+from extract.paths import warehouse_path
+from extract.resilience import API_COUNTERS
+from quality.gate_results import GateResult, read_latest_results
+from reporting.run_summary import summarise_warehouse
 
 log = logging.getLogger("mollie_ledger.metrics")
 
@@ -55,7 +55,6 @@ ENV_PUSHGATEWAY = "PROMETHEUS_PUSHGATEWAY_URL"
 ENV_METRICS_FILE = "MOLLIE_LEDGER_METRICS_FILE"
 JOB = "mollie_ledger"
 PREFIX = "mollie_ledger_"
-ROW_COUNT_KEY = "dagster/row_count"
 PUSH_TIMEOUT_SECONDS = 10.0
 LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
 
@@ -97,61 +96,6 @@ class RunMetrics:
     findings: dict[tuple[str, str], int] = field(default_factory=dict)
     gates: list[GateResult] = field(default_factory=list)
     entries: dict[str, int] = field(default_factory=dict)
-
-
-# -- from the run's events ---------------------------------------------------------------------
-
-
-RunEvents = dg.ExecuteInProcessResult | Iterable[Any]
-
-
-def _materializations(result_or_events: RunEvents) -> Iterator[dg.DagsterEvent]:
-    """The materialization events of an in-process result, or of DagsterEvents / event-log
-    entries (what a sensor reads from the instance)."""
-    events = (
-        result_or_events.all_events
-        if isinstance(result_or_events, dg.ExecuteInProcessResult)
-        else result_or_events
-    )
-    for item in events:
-        event = getattr(item, "dagster_event", item)  # an EventLogEntry wraps its DagsterEvent
-        if isinstance(event, dg.DagsterEvent) and event.is_step_materialization:
-            yield event
-
-
-def _value(metadata: dict[str, Any], key: str) -> Any:
-    entry = metadata.get(key)
-    return getattr(entry, "value", entry)
-
-
-def add_run_events(metrics: RunMetrics, result_or_events: RunEvents) -> None:
-    """Rows per table, and the API counters and latency of each extract step, from the run."""
-    api_steps: set[str | None] = set()
-    api: Counter[str] = Counter()
-    for event in _materializations(result_or_events):
-        materialization = event.step_materialization_data.materialization
-        metadata = dict(materialization.metadata)
-        rows = _value(metadata, ROW_COUNT_KEY)
-        if rows is not None:
-            metrics.rows[".".join(materialization.asset_key.path)] = int(rows)
-        # Every table of an extract step carries the same step-wide numbers: take them once.
-        has_api = all(API_METADATA_PREFIX + k in metadata for k in API_COUNTERS)
-        if has_api and event.step_key not in api_steps:
-            api_steps.add(event.step_key)
-            api.update({k: int(_value(metadata, API_METADATA_PREFIX + k)) for k in API_COUNTERS})
-            _merge_latency(metrics.latency, _value(metadata, API_METADATA_PREFIX + API_LATENCY))
-    if api_steps:
-        metrics.api = {k: api[k] for k in API_COUNTERS}
-
-
-def _merge_latency(into: dict[str, dict[str, Any]], latency: dict[str, Any] | None) -> None:
-    # Histograms with the same bounds add up bucket by bucket (two steps, one endpoint).
-    for endpoint, histogram in (latency or {}).items():
-        total = into.setdefault(endpoint, {"buckets": {}, "count": 0, "sum": 0.0})
-        for le, n in histogram["buckets"].items():
-            total["buckets"][le] = total["buckets"].get(le, 0) + n
-        total["count"] += histogram["count"]
-        total["sum"] += histogram["sum"]
 
 
 # -- from the warehouse ------------------------------------------------------------------------
@@ -346,34 +290,18 @@ def publish(metrics: RunMetrics, sink: Pushgateway | Textfile) -> None:
     sink.write(build_registry(metrics))
 
 
-def record_run_metrics(
-    result_or_events: RunEvents,
-    duration: float,
-    success: bool,
-    db_path: str | os.PathLike[str] | None = None,
-    *,
-    finished_at: float | None = None,
+def publish_run_metrics(
+    metrics: RunMetrics, db_path: str | os.PathLike[str] | None = None
 ) -> str | None:
-    """Build the run's metrics and publish them; returns where they went, None on failure.
+    """Add the warehouse's state to the run's own numbers and publish them; returns where they
+    went, None on failure.
 
     Args:
-        result_or_events: an ExecuteInProcessResult, or the run's events (DagsterEvent or
-            EventLogEntry, as a run-status sensor reads them).
-        duration: wall time of the run in seconds.
-        success: whether the run succeeded.
+        metrics: the run's outcome, duration and the numbers its events carry (rows, API
+            counters, latency), as orchestration.run_events reads them from a Dagster run.
         db_path: the warehouse; MOLLIE_LEDGER_DB or the default when None.
-        finished_at: Unix time the run ended; now when None.
     """
     db = warehouse_path(db_path)
-    finished_at = time.time() if finished_at is None else finished_at
-    metrics = RunMetrics(
-        success=success,
-        duration_seconds=duration,
-        finished_at=finished_at,
-        # A failed run's is filled in from the sink by publish().
-        last_success=finished_at if success else None,
-    )
-    add_run_events(metrics, result_or_events)
     try:
         add_warehouse_state(metrics, db)
     except duckdb.Error as exc:

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from orchestration.bench import run_child
+from bench.children import run_child
 
 MIB = 2**20
 
@@ -46,7 +46,7 @@ def test_only_module_or_code_children() -> None:
 
 
 def test_sampled_profile_sums_each_functions_lines_and_ranks_by_own_time(tmp_path) -> None:
-    from orchestration.bench import PYSPY_RATE, top_sampled
+    from bench.children import PYSPY_RATE, top_sampled
 
     raw = tmp_path / "extract.pyspy"
     raw.write_text(
@@ -71,7 +71,7 @@ def test_sampled_profile_sums_each_functions_lines_and_ranks_by_own_time(tmp_pat
 
 
 def test_profile_falls_back_to_cprofile_when_py_spy_cannot_sample(tmp_path, monkeypatch) -> None:
-    import orchestration.bench as bench
+    import bench.harness as bench
 
     monkeypatch.setattr(bench, "pyspy", lambda: "/usr/bin/false")  # installed, but fails
     b = bench.Bench(bench.BenchOptions(log=lambda _: None), tmp_path)

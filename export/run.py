@@ -1,8 +1,9 @@
-"""`mollie-ledger export [--dry-run]`: the exports alone, from what is already in the warehouse.
+"""The exports as one sequence: `mollie-ledger export [--dry-run]` and the export assets.
 
 Order matters: the gates are read first and a refusal stops everything before a single file is
 replaced or a request sent; then the CSV files; then Frappe (posting, or the dry run's payload
-files). Plain Python: the CLI command calls `run_export` and prints `format_report`.
+files). In a Dagster run the blocking checks are the gates, and the assets call `export_csv` and
+`post_to_frappe` themselves; standalone, the CLI calls `run_export` and prints `format_report`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import duckdb
 from export.csv_export import CsvExport, CsvExportError, export_csv
 from export.dry_run import DryRunReport, write_dry_run
 from export.frappe_client import FrappeClient, FrappeError
-from export.gates import GateRefusal, GateResult, require_gates_passed
+from export.gates import GateRefusal, require_gates_passed
 from export.outbox import ensure_review_view
 from export.posting import PostingReport, post_entries
 from export.settings import ENV_FRAPPE_URL, ExportConfigError, ExportSettings
-from extract.pipeline import warehouse_path
+from extract.paths import warehouse_path
+from quality.gate_results import GateResult
 
 NO_FRAPPE = f"{ENV_FRAPPE_URL} not set: nothing posted"
 # What stops an export with a message for the user rather than a traceback.
@@ -42,6 +44,19 @@ class ExportReport:
         return self.posting is None or self.posting.failed == 0
 
 
+def post_to_frappe(
+    con: duckdb.DuckDBPyConnection, settings: ExportSettings, *, run_id: str | None = None
+) -> PostingReport | None:
+    """Post the journal entries through the outbox; None (and nothing posted) without Frappe
+    settings, when the review view is still created: mismatched settlements are worth a look
+    without Frappe too. The export asset and `run_export` both post through here."""
+    if settings.frappe is None:
+        ensure_review_view(con)
+        return None
+    with FrappeClient(settings.frappe) as client:
+        return post_entries(con, client, company_currency=settings.company_currency, run_id=run_id)
+
+
 def run_export(dry_run: bool, db_path: str | os.PathLike[str] | None = None) -> ExportReport:
     """Gates, CSV, then Frappe (or the dry run). Raises one of EXPORT_ERRORS to stop."""
     settings = ExportSettings.from_env()
@@ -58,14 +73,10 @@ def run_export(dry_run: bool, db_path: str | os.PathLike[str] | None = None) -> 
                 con, settings.export_dir, company_currency=settings.company_currency
             )
             report.frappe_note = "dry run: payloads written, nothing posted"
-        elif settings.frappe is None:
-            ensure_review_view(con)  # mismatched settlements are worth a look without Frappe too
-            report.frappe_note = NO_FRAPPE
         else:
-            with FrappeClient(settings.frappe) as client:
-                report.posting = post_entries(
-                    con, client, company_currency=settings.company_currency
-                )
+            report.posting = post_to_frappe(con, settings)
+            if report.posting is None:
+                report.frappe_note = NO_FRAPPE
     finally:
         con.close()
     return report

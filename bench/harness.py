@@ -1,4 +1,4 @@
-"""`mollie-ledger bench`: how fast each stage runs on this machine, next to its yardstick.
+"""`make bench` (`python -m bench`): how fast each stage runs here, next to its yardstick.
 
 Every figure is the median of `repeat` runs, set beside a yardstick measured the same way in the
 same session, so the ratios hold on any machine:
@@ -15,63 +15,56 @@ same session, so the ratios hold on any machine:
 
 The sandbox runs in this process and the extract in a child, so on two cores each has one. A
 stage whose target is missed is run once more under cProfile (not timed) and the report shows
-the top functions by cumulative time. orchestration.bench_report writes the JSON and markdown.
+the top functions by cumulative time. bench.children runs the measured child processes,
+bench.targets holds each figure to its target, bench.report writes the JSON and markdown.
+
+Over 500 lines on purpose: `Bench` is one run's stages in the order they run, each a method on
+the same sandbox, world and results; split, a stage would no longer read top to bottom.
 """
 
 from __future__ import annotations
 
 import contextlib
-import cProfile
-import json
 import math
 import os
-import pstats
 import re
 import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from orchestration.bench_report import GIB, machine
-from orchestration.endpoint import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
+from bench.children import (
+    DLT_STEPS,
+    ChildResult,
+    child_env,
+    extract_child,
+    pyspy,
+    run_child,
+    top_functions,
+    top_sampled,
+)
+from bench.report import machine
+from bench.targets import demo_met, extract_ratio_met, no_change_met, targets
+from sandbox.demo import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SEED
 
-# duckdb, httpx and the pipeline's own modules are imported where they are used: the CLI
-# imports this module for its defaults, and `--help` stays fast.
+# duckdb, httpx and the pipeline's own modules are imported where they are used: `python -m
+# bench` imports this module for its defaults, and `--help` stays fast.
 
 DEFAULT_SCALE = 100_000
 DEFAULT_REPEAT = 3
 RSS_ROWS = 1_000_000  # the peak-RSS target is for a load of this many rows
-PROFILE_TOP = 25
-PYSPY_RATE = 100  # py-spy samples per second
-_PYSPY_FRAME = re.compile(r"^(?P<name>.*) \((?P<file>.*?)(?::\d+)?\)$")  # "fn (path.py:12)"
 # The ledger scan the transforms are measured against: one pass over every row, grouped.
 BARE_SCAN = (
     "select balance_id, sum(result_amount), count(*) from mollie.balance_transactions group by 1"
 )
-# Variables that would point a child at something other than the sandbox and folders we give it.
-FOREIGN_ENV = (
-    "MOLLIE_ACCESS_TOKEN",
-    "SOURCES__MOLLIE__ACCESS_TOKEN",
-    "MOLLIE_LEDGER_DB",
-    "MOLLIE_LEDGER_BANK_DIR",
-    "MOLLIE_LEDGER_EXPORT_DIR",
-    "DAGSTER_HOME",
-    "FRAPPE_URL",
-    "FRAPPE_API_KEY",
-    "FRAPPE_API_SECRET",
-    "MOLLIE_RATE_PER_SECOND",
-)
 _ID_SEGMENT = re.compile(r"^[a-z]{2,4}_[A-Za-z0-9]+$")  # bal_…, stl_…, tr_…: one object
 _PAGING = {"from", "limit"}
-DLT_STEPS = ("extract", "normalize", "load")  # where a run's time goes, from dlt's trace
 
 
 @dataclass
@@ -164,205 +157,6 @@ def bare_walk(origin: str, targets: list[str], token: str) -> tuple[float, int]:
             response.raise_for_status()
             received += len(response.content)
         return time.perf_counter() - started, received
-
-
-# -- child processes ----------------------------------------------------------------------------
-
-
-@dataclass
-class ChildResult:
-    payload: dict[str, Any]  # what the child printed last, as JSON (its own timings and counts)
-    wall_seconds: float
-    peak_rss: int  # bytes, the child's own high-water mark (VmHWM, see `run_child`)
-    returncode: int
-    cpu_seconds: float = 0.0  # user + system, the child's own (wait4)
-    server_cpu_seconds: float = 0.0  # this process's meanwhile: the sandbox serving the child
-
-
-def child_env(pycache: Path, **extra: str) -> dict[str, str]:
-    """The environment of a measured child process.
-
-    Without the variables that would point it at another warehouse, Mollie or Frappe; and
-    with bytecode cached as on any install, in the bench's own scratch folder: where
-    PYTHONDONTWRITEBYTECODE is set (as in some sandboxed shells) every process would otherwise
-    compile every module it imports, seconds for dagster and GX alone.
-    """
-    env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPYCACHEPREFIX"] = str(pycache)
-    env.update(extra)
-    return env
-
-
-# Runs the child's real arguments (`-m module …` or `-c code …`) and, at exit, writes the
-# process's VmHWM (peak RSS of its own address space, from /proc) to $MOLLIE_LEDGER_BENCH_HWM.
-_HWM_BOOTSTRAP = """
-import atexit, os, re, runpy, sys
-
-def _write_hwm():
-    status = open("/proc/self/status").read()
-    kib = re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1)
-    with open(os.environ["MOLLIE_LEDGER_BENCH_HWM"], "w") as out:
-        out.write(kib)
-
-atexit.register(_write_hwm)
-flag, target, *rest = sys.argv[1:]
-if flag == "-m":
-    sys.argv = [target, *rest]
-    runpy.run_module(target, run_name="__main__", alter_sys=True)
-else:
-    sys.argv = ["-c", *rest]
-    exec(compile(target, "<string>", "exec"), {"__name__": "__main__"})
-"""
-
-
-def run_child(
-    args: list[str], env: dict[str, str], check: bool = True, wrapper: Sequence[str] = ()
-) -> ChildResult:
-    """Run `python <args>` (`-m module …` or `-c code …`); its last JSON line is the payload.
-    With `check`, raise on exit ≠ 0. `wrapper` runs it under another command (py-spy).
-
-    The peak RSS is the child's VmHWM, which it writes at exit. Not `wait4`'s ru_maxrss: Linux
-    keeps ru_maxrss across exec, so a child of this process (which holds the sandbox's world)
-    reported this process's RSS when that was larger, 1.5 GiB for a 0.9 GiB extract at 1 M.
-    """
-    if args[0] not in ("-m", "-c"):
-        raise ValueError(f"run_child takes -m module or -c code, not {args[0]!r}")
-    with (
-        tempfile.TemporaryFile() as out,
-        tempfile.TemporaryFile() as err,
-        tempfile.TemporaryDirectory() as scratch,
-    ):
-        hwm_file = Path(scratch) / "hwm"
-        started = time.perf_counter()
-        proc = subprocess.Popen(
-            [*wrapper, sys.executable, "-c", _HWM_BOOTSTRAP, *args],
-            stdout=out,
-            stderr=err,
-            env={**env, "MOLLIE_LEDGER_BENCH_HWM": str(hwm_file)},
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        wall = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        lines = out.read().decode(errors="replace").strip().splitlines()
-        if check and proc.returncode != 0:
-            tail = err.read().decode(errors="replace")[-2000:]
-            raise RuntimeError(f"{' '.join(args[:4])} exited {proc.returncode}:\n{tail}")
-        # Killed before its atexit ran: only wait4's figure is left, an upper bound.
-        peak_kib = int(hwm_file.read_text()) if hwm_file.exists() else usage.ru_maxrss
-    # The child's last JSON line: a wrapper (py-spy) may print after it.
-    last = next((line for line in reversed(lines) if line.startswith("{")), None)
-    payload = json.loads(last) if last else {}
-    cpu = usage.ru_utime + usage.ru_stime
-    return ChildResult(payload, wall, peak_kib * 1024, proc.returncode, cpu)
-
-
-def extract_child(db: Path, env: dict[str, str], profile: Path | None = None) -> ChildResult:
-    """One extract in a child; profiled into `profile` when given: sampled by py-spy for a
-    `.pyspy` file, else under cProfile."""
-    sampled = profile is not None and profile.suffix == ".pyspy"
-    spec = {"db": str(db), "profile": str(profile) if profile and not sampled else None}
-    wrapper = pyspy_record(profile) if sampled and profile else ()
-    return run_child(["-m", "orchestration.bench", json.dumps(spec)], env, wrapper=wrapper)
-
-
-def pyspy() -> str | None:
-    """The py-spy executable beside this Python (the dev group installs it), or on PATH."""
-    beside = Path(sys.executable).parent / "py-spy"
-    return str(beside) if beside.exists() else shutil.which("py-spy")
-
-
-def pyspy_record(out: Path) -> list[str]:
-    """py-spy sampling what it starts, every thread, only while holding the GIL: in a Python
-    process that is where its one core goes (native work with the GIL released is not seen)."""
-    exe = pyspy()
-    if exe is None:
-        raise RuntimeError("py-spy is not installed (uv sync installs it with the dev group)")
-    return [
-        exe, "record", "--gil", "--nonblocking", "--rate", str(PYSPY_RATE),
-        "--format", "raw", "--output", str(out), "--",
-    ]  # fmt: skip
-
-
-def top_sampled(raw: Path, n: int = PROFILE_TOP) -> list[dict[str, Any]]:
-    """The `n` functions with the most samples of their own in py-spy's raw output (one line per
-    stack: `frame;frame;… count`), in seconds of the one core; lines of a function are summed."""
-    own: Counter[str] = Counter()
-    total: Counter[str] = Counter()
-    for line in raw.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        functions = [_sampled_function(frame) for frame in stack.split(";")]
-        own[functions[-1]] += int(count)
-        for function in set(functions):
-            total[function] += int(count)
-    if not own:
-        raise ValueError(f"py-spy wrote no samples to {raw}")
-    return [
-        {
-            "function": function,
-            "calls": None,  # sampling does not count calls
-            "tottime": round(samples / PYSPY_RATE, 3),
-            "cumtime": round(total[function] / PYSPY_RATE, 3),
-        }
-        for function, samples in own.most_common(n)
-    ]
-
-
-def _sampled_function(frame: str) -> str:
-    match = _PYSPY_FRAME.match(frame)
-    if not match:
-        return frame
-    return f"{_short(match['file'])}({match['name']})"
-
-
-def _child_main(spec: dict[str, Any]) -> None:
-    """In the child: one `run_extract` from MOLLIE_API_BASE_URL, timed after the imports."""
-    from extract.pipeline import run_extract
-    from extract.settings import ClientSettings
-
-    settings = ClientSettings.from_env()
-    profiler = cProfile.Profile() if spec.get("profile") else None
-    started = time.perf_counter()
-    if profiler:
-        profiler.enable()
-    result = run_extract(spec["db"], settings=settings)
-    if profiler:
-        profiler.disable()
-        profiler.dump_stats(spec["profile"])
-    seconds = time.perf_counter() - started
-    trace = result.load_info.pipeline.last_trace
-    steps = {
-        s.step: (s.finished_at - s.started_at).total_seconds()
-        for s in (trace.steps if trace else [])
-        if s.step in DLT_STEPS and s.finished_at
-    }
-    payload = {"seconds": seconds, "steps": steps, "rows": result.rows, "pages": result.pages}
-    print(json.dumps(payload))  # noqa: T201
-
-
-def top_functions(stats_file: Path, n: int = PROFILE_TOP) -> list[dict[str, Any]]:
-    """The `n` functions with the most cumulative time in a cProfile dump."""
-    stats = pstats.Stats(str(stats_file))
-    rows = []
-    for (filename, line, name), (_, calls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
-        where = f"{_short(filename)}:{line}({name})" if line else name
-        rows.append({"function": where, "calls": calls, "tottime": tottime, "cumtime": cumtime})
-    rows.sort(key=lambda r: r["cumtime"], reverse=True)
-    return [
-        {**r, "tottime": round(r["tottime"], 3), "cumtime": round(r["cumtime"], 3)}
-        for r in rows[:n]
-    ]
-
-
-def _short(filename: str) -> str:
-    for marker in ("site-packages/", "/lib/python3."):
-        if marker in filename:
-            return filename.split(marker, 1)[1]
-    return os.path.relpath(filename) if filename.startswith("/") else filename
 
 
 # -- the machine ------------------------------------------------------------------------------
@@ -769,7 +563,7 @@ class Bench:
         # `make demo` is `uv run mollie-ledger demo` after `uv sync`: the command itself.
         return [
             "-m",
-            "orchestration.cli",
+            "cli.main",
             "demo",
             "--folder",
             str(folder),
@@ -778,137 +572,11 @@ class Bench:
         ]
 
 
-# -- targets ----------------------------------------------------------------------------------
-
-
-def extract_ratio_met(r: dict[str, Any]) -> bool:
-    return (r["extract"]["ratio_to_walk"] or float("inf")) <= 1.2
-
-
-def no_change_met(r: dict[str, Any]) -> bool:
-    rerun = r["rerun_no_change"]
-    return (rerun["ratio_to_extract"] or float("inf")) <= 0.05 and rerun["max_per_stream"] <= 2
-
-
-def demo_met(r: dict[str, Any]) -> bool:
-    return r["demo"]["seconds"] <= 90
-
-
-def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each performance target: what was measured, whether it is met, and what explains it."""
-    ex, nc, tf, demo = r["extract"], r["rerun_no_change"], r["transforms"], r["demo"]
-    ledger = tf["balance_transactions"]
-    at_scale = f"at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""
-    # The memory stage's load where there was one, else the timed extract's.
-    mem = r.get("memory") or ex
-    rows = mem["rows_total"]
-    per_million = tf["seconds"] * 1e6 / ledger if ledger else float("nan")
-    slowest = next(iter(tf["models"].items()), ("–", 0.0))
-    over_two = ", ".join(f"`{e}`: {v['max']}" for e, v in nc["by_endpoint"].items() if v["max"] > 2)
-    rerun_ok = (nc["ratio_to_extract"] or 1) <= 0.05
-    return [
-        _target(
-            "full extract ≤ 1.2 × the bare walk",
-            f"{ex['ratio_to_walk']:.2f} × ({ex['seconds']:.1f} s vs {r['walk']['seconds']:.1f} s)",
-            extract_ratio_met(r),
-            _steps_note(ex) + ("" if extract_ratio_met(r) else f"; {_cpu_note(ex)}; see Profiles"),
-        ),
-        _target(
-            "no-change rerun ≤ 5 % of the full extract",
-            f"{nc['ratio_to_extract']:.1%} ({nc['seconds']:.2f} s)",
-            rerun_ok,
-            "" if rerun_ok else f"{nc['requests']} requests; {_steps_note(nc)}; see Profiles",
-        ),
-        _target(
-            "no-change rerun ≤ 2 requests per stream",
-            f"at most {nc['max_per_stream']} per stream ({nc['requests']} requests)",
-            nc["max_per_stream"] <= 2,
-            f"over 2: {over_two}" if over_two else "",
-        ),
-        _target(
-            "all transforms over 1 M balance transactions ≤ 20 s",
-            f"{tf['seconds']:.2f} s",
-            # Below 1 M, judged on the linear estimate: an overestimate, the fixed costs scale too.
-            (per_million if at_scale else tf["seconds"]) <= 20,
-            f"{at_scale}; scaled linearly to 1 M (fixed costs too): {per_million:.0f} s"
-            if at_scale
-            else "",
-            full_scale=not at_scale,
-        ),
-        _target(
-            "all transforms ≤ 5 × the bare scan",
-            f"{tf['ratio_to_scan']:.0f} × ({tf['seconds']:.2f} s vs {tf['scan_seconds']:.3f} s)",
-            (tf["ratio_to_scan"] or float("inf")) <= 5,
-            f"{len(tf['models'])} models, each written as a table; "
-            + _floor_note(tf)
-            + f"; slowest {slowest[0]} {slowest[1]:.2f} s"
-            + (f"; {at_scale}" if at_scale else ""),
-            full_scale=not at_scale,
-        ),
-        _target(
-            "peak RSS of a 1 M-row load ≤ 1 GiB",
-            f"{mem['peak_rss_bytes'] / GIB:.2f} GiB",
-            mem["peak_rss_bytes"] <= GIB,
-            f"a load of {rows:,} rows, not 1 M" if rows < 1e6 else "",
-            full_scale=rows >= 1e6,
-        ),
-        _target(
-            "`make demo` at default scale ≤ 90 s",
-            f"{demo['seconds']:.1f} s",
-            demo_met(r),
-            "" if demo["default_scale"] else f"at {demo['payments']} payments, not the default",
-            full_scale=demo["default_scale"],
-        ),
-    ]
-
-
-def _cpu_note(ex: dict[str, Any]) -> str:
-    """Where the extract's time goes: its own CPU against the sandbox's, one core each."""
-    cpu, served = ex.get("cpu_seconds"), ex.get("sandbox_cpu_seconds")
-    if not cpu or not served:
-        return "no CPU split measured"
-    split = f"its own CPU {cpu:.1f} s against the sandbox's {served:.1f} s serving it"
-    if cpu <= served:
-        return split
-    # Python runs on one core (the GIL), so however its threads overlap the sandbox's, the
-    # extract takes at least its own CPU time.
-    return f"{split}: bound by its own Python (one core), not by waiting for pages"
-
-
-def _floor_note(tf: dict[str, Any]) -> str:
-    """Why the ratio to the bare scan cannot reach 5: the cost of writing the tables at all."""
-    floor, scan = tf.get("floor_seconds"), tf.get("scan_seconds")
-    if not floor or not scan:
-        return "no floor measured"
-    return (
-        f"writing {len(tf['models'])} one-row tables alone takes {floor:.3f} s "
-        f"({floor / scan:.0f} × the scan): out of reach without fusing the models into one query"
-    )
-
-
-def _steps_note(run: dict[str, Any]) -> str:
-    steps = run.get("steps") or {}
-    return "dlt: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
-
-
-def _target(
-    name: str, measured: str, met: bool, note: str = "", full_scale: bool = True
-) -> dict[str, Any]:
-    """`full_scale` False: measured below the target's own scale (1 M rows, the demo's size)."""
-    return {
-        "target": name,
-        "measured": measured,
-        "met": bool(met),
-        "at_target_scale": full_scale,
-        "note": note,
-    }
-
-
 # -- the whole run ------------------------------------------------------------------------------
 
 
 def run_bench(options: BenchOptions, workdir: Path | None = None) -> dict[str, Any]:
-    """Measure every stage; returns the results (orchestration.bench_report writes them)."""
+    """Measure every stage; returns the results (bench.report writes them)."""
     own = workdir is None
     work = Path(tempfile.mkdtemp(prefix="mollie-bench-")) if own else workdir
     assert work is not None
@@ -943,7 +611,3 @@ def run_bench(options: BenchOptions, workdir: Path | None = None) -> dict[str, A
     r["meta"]["bench_seconds"] = time.perf_counter() - started
     r["targets"] = targets(r)
     return r
-
-
-if __name__ == "__main__":  # the extract child of `extract_child`
-    _child_main(json.loads(sys.argv[1]))

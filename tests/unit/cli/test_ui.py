@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from click.testing import CliRunner
 
-from orchestration.cli import main
-from orchestration.ui import INSTANCE_CONFIG, dev_command, dev_environment, prepare_home
+from cli.main import main
+from cli.ui import INSTANCE_CONFIG, dev_command, dev_environment, prepare_home
 
 
 def test_help():

@@ -99,10 +99,10 @@ def to_markdown(r: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
     out = [
         "# Benchmarks",
         "",
-        f"`mollie-ledger bench --scale {meta['scale']} --repeat {meta['repeat']}`, run "
+        f"`python -m bench --scale {meta['scale']} --repeat {meta['repeat']}`, run "
         f"{meta['started_at']} (the bench took {_s(meta.get('bench_seconds'))}). Every figure is "
         f"the median of {meta['repeat']} runs; the runs are listed where it matters. Written by "
-        "`make bench` (orchestration/bench.py); the next run replaces this file.",
+        "`make bench` (bench/harness.py); the next run replaces this file.",
         "",
     ]
     if loaded:

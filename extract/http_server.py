@@ -1,4 +1,5 @@
-"""The HTTP plumbing both local stand-ins share (the Mollie sandbox and the Frappe test server).
+"""A small threaded HTTP server for the webhook receiver (extract.webhooks); the local stand-ins
+(the Mollie sandbox and the Frappe test server) build on it too.
 
 A threading HTTP/1.1 server that tracks its keep-alive connections so `stop()` can close them
 (otherwise a client's idle connection keeps a handler thread alive), handlers that disable
@@ -13,7 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-log = logging.getLogger("mollie_ledger.sandbox.http")
+log = logging.getLogger("mollie_ledger.http")
 
 
 class TrackingHTTPServer(ThreadingHTTPServer):

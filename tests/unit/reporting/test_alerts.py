@@ -7,8 +7,8 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from orchestration import alerts
-from orchestration.alerts import Alert, Group, Item, format_slack, format_text, group_items, scrub
+from reporting import alerts
+from reporting.alerts import Alert, Group, Item, format_slack, format_text, group_items, scrub
 
 
 def findings(n: int) -> list[Item]:

@@ -2,9 +2,10 @@
 
 Sections: daily overview, payouts (settlement reconciliation with bank match), fees by method and
 month, MRR movement, open chargebacks by priority, findings (reconciliation and forecast). The
-page is self-contained (inline CSS and SVG, no scripts, no external links) so it can be mailed,
-archived or opened on a machine without internet. Every amount is printed from the mart's
-DECIMAL (the Decimal's own string, never a float), every text is HTML-escaped.
+page is self-contained (inline CSS and SVG drawn by reporting.charts, no scripts, no external
+links) so it can be mailed, archived or opened on a machine without internet. Every amount in
+the tables is printed from the mart's DECIMAL (the Decimal's own string, never a float), every
+text is HTML-escaped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,13 @@ from typing import Any
 
 import duckdb
 
-from orchestration.svg import chart
+from reporting.charts import (
+    CHART_DAYS,
+    daily_overview_chart,
+    fees_per_month_chart,
+    mrr_per_month_chart,
+    to_svg,
+)
 
 ENV_REPORT_DIR = "MOLLIE_LEDGER_REPORT_DIR"
 DEFAULT_REPORT_DIR = "data/report"
@@ -35,7 +42,6 @@ MARTS = (
     "balance_forecast",
 )
 RECENT_DAYS = 14  # rows of the daily table
-CHART_DAYS = 90  # days in the daily chart
 MAX_ROWS = 50  # longest detail table
 
 CSS = """
@@ -46,8 +52,8 @@ section { margin: 2rem 0; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 
 table { border-collapse: collapse; margin: .5rem 0 1rem; }
 th, td { padding: .2rem .6rem; border-bottom: 1px solid #eee; text-align: left; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
-.chart .axis, .chart .legend, .chart .last { font-size: 11px; fill: #555; }
-.chart .zero { stroke: #999; } .none { color: #2a7a2a; } .warn { color: #b04a00; }
+figure.chart { margin: .5rem 0; } figure.chart svg { max-width: 100%; height: auto; }
+.none { color: #2a7a2a; } .warn { color: #b04a00; }
 nav a { margin-right: 1rem; }
 """
 
@@ -101,49 +107,37 @@ def query_table(con: duckdb.DuckDBPyConnection, sql: str) -> str:
     return table(headers, cursor.fetchall())
 
 
-def _per_currency(rows: list[tuple]) -> dict[str, list[tuple]]:
-    """Rows (currency first) grouped by currency, in order."""
-    grouped: dict[str, list[tuple]] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row[1:])
-    return grouped
+def _figure(spec: dict) -> str:
+    """A chart of reporting.charts as inline SVG, labelled for screen readers by its title."""
+    svg = to_svg(spec)
+    if not svg:
+        return ""
+    return f'<figure class="chart" role="img" aria-label="{escape(spec["title"])}">{svg}</figure>'
 
 
-def _bar_charts(rows: list[tuple], title: str, bar_name: str) -> str:
-    """One bar chart per currency from (currency, label, value) rows."""
+def _currencies(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    return [c for (c,) in _rows(con, f"select distinct currency from marts.{table} order by 1")]
+
+
+def _per_currency_charts(con: duckdb.DuckDBPyConnection, table: str, chart) -> str:
+    """One chart per currency: amounts in different currencies share no axis."""
     return "".join(
-        f"<h3>{escape(currency)}</h3>"
-        + chart(
-            [text(label) for label, _ in points],
-            bars=[value for _, value in points],
-            title=f"{currency}: {title}",
-            bar_name=bar_name,
-        )
-        for currency, points in _per_currency(rows).items()
+        f"<h3>{escape(currency)}</h3>" + _figure(chart(con, currency))
+        for currency in _currencies(con, table)
     )
 
 
 def daily_overview(con: duckdb.DuckDBPyConnection) -> str:
-    series = _per_currency(
-        _rows(
-            con,
-            f"""select currency, day, net_activity, ending_balance from marts.daily_overview
-                where day > (select max(day) from marts.daily_overview) - {CHART_DAYS}
-                order by currency, day""",
-        )
+    latest = _rows(
+        con,
+        """select currency, day, ending_balance from marts.daily_overview
+           qualify row_number() over (partition by currency order by day desc) = 1
+           order by currency""",
     )
     charts = "".join(
-        f"<h3>{escape(currency)}: balance {escape(text(points[-1][2]))} at the end of "
-        f"{escape(text(points[-1][0]))}</h3>"
-        + chart(
-            [text(p[0]) for p in points],
-            bars=[p[1] for p in points],
-            line=[p[2] for p in points],
-            title=f"{currency}: net activity per day and ending balance",
-            bar_name="net activity",
-            line_name="ending balance",
-        )
-        for currency, points in series.items()
+        f"<h3>{escape(currency)}: balance {escape(text(balance))} at the end of "
+        f"{escape(text(day))}</h3>" + _figure(daily_overview_chart(con, currency))
+        for currency, day, balance in latest
     )
     recent = query_table(
         con,
@@ -153,7 +147,12 @@ def daily_overview(con: duckdb.DuckDBPyConnection) -> str:
             where day > (select max(day) from marts.daily_overview) - {RECENT_DAYS}
             order by day desc, currency""",
     )
-    return charts + f"<h3>Last {RECENT_DAYS} days</h3>" + recent
+    return (
+        f"<p>The last {CHART_DAYS} days; the table below lists the last {RECENT_DAYS}.</p>"
+        + charts
+        + f"<h3>Last {RECENT_DAYS} days</h3>"
+        + recent
+    )
 
 
 def payouts(con: duckdb.DuckDBPyConnection) -> str:
@@ -180,12 +179,7 @@ def payouts(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def fees(con: duckdb.DuckDBPyConnection) -> str:
-    monthly = _rows(
-        con,
-        "select currency, month, sum(fees) from marts.fees_by_method_month "
-        "group by all order by currency, month",
-    )
-    return _bar_charts(monthly, "fees per month", "fees") + query_table(
+    return _per_currency_charts(con, "fees_by_method_month", fees_per_month_chart) + query_table(
         con,
         """select month, currency, method, charged_transactions as "charged transactions",
                   payment_volume as "payment volume", fees,
@@ -196,10 +190,7 @@ def fees(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def mrr(con: duckdb.DuckDBPyConnection) -> str:
-    monthly = _rows(
-        con, "select currency, month, mrr from marts.subscription_mrr order by currency, month"
-    )
-    return _bar_charts(monthly, "MRR per month", "MRR") + query_table(
+    return _per_currency_charts(con, "subscription_mrr", mrr_per_month_chart) + query_table(
         con,
         """select month, currency, mrr as "MRR", new_mrr as new, expansion_mrr as expansion,
                   reactivation_mrr as reactivation, contraction_mrr as contraction,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.ui import descendants, supervise
+from cli.ui import descendants, supervise
 
 # A parent that starts two children ignoring SIGINT and SIGTERM, writes their pids, then waits.
 TREE = textwrap.dedent(
@@ -45,7 +45,7 @@ def test_a_signal_stops_every_process_of_the_tree_within_the_grace(tmp_path, sig
         [
             sys.executable,
             "-c",
-            "import subprocess, sys; from orchestration.ui import supervise; "
+            "import subprocess, sys; from cli.ui import supervise; "
             "child = subprocess.Popen([sys.executable, '-c', sys.argv[1], sys.argv[2]], "
             "start_new_session=True); sys.exit(supervise(child, grace=1.0))",
             TREE,

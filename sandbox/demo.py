@@ -1,0 +1,134 @@
+"""The sandbox wired into the product's settings: what `mollie-ledger demo`, `mollie-ledger ui
+--sandbox` (`make ui`) and the tests use to run everything against a synthetic organization.
+
+The product itself knows nothing of the sandbox: it reads MOLLIE_API_BASE_URL,
+MOLLIE_ACCESS_TOKEN and MOLLIE_LEDGER_BANK_DIR like it would for a real account. This module
+starts a sandbox, writes the merchant's bank statement (CAMT.053) into the demo's own bank
+folder, and points those settings at them for as long as the block runs; afterwards the
+environment is as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from extract.paths import ENV_BANK_DIR
+from extract.settings import (
+    DLT_SECRET_ACCESS_TOKEN,
+    ENV_ACCESS_TOKEN,
+    ENV_BASE_URL,
+    ENV_RATE_PER_SECOND,
+)
+from sandbox.bank import write_camt053
+from sandbox.generate import SandboxConfig
+from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
+from transforms.config import ENV_PII_KEY, SANDBOX_PII_KEY
+
+log = logging.getLogger("mollie_ledger.sandbox")
+
+# The sandbox's default world; the same for `mollie-ledger sandbox`, `demo` and `ui --sandbox`.
+SANDBOX_SEED = 7
+SANDBOX_PAYMENTS = 5000
+SANDBOX_DAYS = 120
+SANDBOX_NOW = "2026-11-01T00:00:00Z"
+ENV_SANDBOX_SEED = "MOLLIE_LEDGER_SANDBOX_SEED"
+ENV_SANDBOX_PAYMENTS = "MOLLIE_LEDGER_SANDBOX_PAYMENTS"
+ENV_SANDBOX_DAYS = "MOLLIE_LEDGER_SANDBOX_DAYS"
+ENV_SANDBOX_NOW = "MOLLIE_LEDGER_SANDBOX_NOW"
+
+
+def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def sandbox_config(env: Mapping[str, str] | None = None) -> SandboxConfig:
+    """The sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW."""
+    env = os.environ if env is None else env
+    return SandboxConfig.from_cli(
+        seed=_env_int(env, ENV_SANDBOX_SEED, SANDBOX_SEED),
+        payments=_env_int(env, ENV_SANDBOX_PAYMENTS, SANDBOX_PAYMENTS),
+        days=_env_int(env, ENV_SANDBOX_DAYS, SANDBOX_DAYS),
+        now=(env.get(ENV_SANDBOX_NOW) or "").strip() or SANDBOX_NOW,
+    )
+
+
+@contextmanager
+def sandbox_environment(
+    bank_folder: str | os.PathLike[str],
+    config: SandboxConfig | None = None,
+    env: MutableMapping[str, str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+) -> Iterator[SandboxServer]:
+    """Serve a sandbox and point the settings at it while the block runs.
+
+    Args:
+        bank_folder: the demo's own bank drop folder; the sandbox merchant's CAMT.053 statement
+            is written there and MOLLIE_LEDGER_BANK_DIR points at it (never the real one).
+        config: the world; default `sandbox_config(env)`.
+        env: the environment to change (default `os.environ`); restored when the block ends.
+
+    Sets MOLLIE_API_BASE_URL and MOLLIE_ACCESS_TOKEN to the sandbox's, drops the dlt secret,
+    turns the request rate limit off unless MOLLIE_RATE_PER_SECOND says otherwise (it protects
+    Mollie, not localhost) and uses the sandbox's PII key unless MOLLIE_LEDGER_PII_KEY is set
+    (its people are invented).
+    """
+    env = os.environ if env is None else env
+    config = sandbox_config(env) if config is None else config
+    saved = {name: env.get(name) for name in _CHANGED}
+    with SandboxServer(config, host=host) as server:
+        written = write_camt053(server.world, bank_folder)
+        env.pop(DLT_SECRET_ACCESS_TOKEN, None)
+        env[ENV_BASE_URL] = server.base_url
+        env[ENV_ACCESS_TOKEN] = server.access_token
+        env[ENV_BANK_DIR] = str(Path(bank_folder))
+        if not (env.get(ENV_RATE_PER_SECOND) or "").strip():
+            env[ENV_RATE_PER_SECOND] = "0"
+        if not (env.get(ENV_PII_KEY) or "").strip():
+            env[ENV_PII_KEY] = SANDBOX_PII_KEY
+        log.warning(
+            "using the Mollie sandbox at %s (a synthetic organization); its bank statement: %s",
+            server.base_url,
+            ", ".join(str(p) for p in written) or "none",
+        )
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    env.pop(name, None)
+                else:
+                    env[name] = value
+
+
+_CHANGED = (
+    ENV_BASE_URL,
+    ENV_ACCESS_TOKEN,
+    DLT_SECRET_ACCESS_TOKEN,
+    ENV_BANK_DIR,
+    ENV_RATE_PER_SECOND,
+    ENV_PII_KEY,
+)
+
+__all__ = [
+    "DEFAULT_ACCESS_TOKEN",
+    "SANDBOX_DAYS",
+    "SANDBOX_NOW",
+    "SANDBOX_PAYMENTS",
+    "SANDBOX_SEED",
+    "sandbox_config",
+    "sandbox_environment",
+]
