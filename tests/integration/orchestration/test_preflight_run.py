@@ -123,3 +123,26 @@ def test_the_extract_asset_alone_checks_its_settings_first(
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "MOLLIE_RATE_PER_SECOND" in failure.step_failure_data.error.message
     assert mollie_requests[1] == []
+
+
+def test_a_run_without_the_extract_needs_no_token_but_its_own_settings(
+    incomplete, monkeypatch
+) -> None:
+    from orchestration.transform_assets import transform_assets
+    from orchestration.warehouse import Warehouse
+
+    monkeypatch.delenv("MOLLIE_ACCESS_TOKEN")
+    monkeypatch.delenv("FRAPPE_URL")
+    monkeypatch.setenv("MOLLIE_LEDGER_CONFIG", str(incomplete / "missing.toml"))
+    mart = next(a for a in transform_assets if a.key == dg.AssetKey(["marts", "daily_overview"]))
+    resources = {"warehouse": Warehouse(database=str(incomplete / "w.duckdb"))}
+    result = dg.materialize([mart], resources=resources, raise_on_error=False)
+    assert not result.success
+    assert not [e for e in result.all_events if e.event_type == dg.DagsterEventType.STEP_START]
+    text = "\n".join(
+        str(e.message) + str(e.event_specific_data)
+        for e in result.all_events
+        if e.event_type == dg.DagsterEventType.RESOURCE_INIT_FAILURE
+    )
+    assert "missing.toml does not exist (MOLLIE_LEDGER_CONFIG)" in text
+    assert "no Mollie token" not in text  # rebuilding the marts reads no Mollie
