@@ -15,11 +15,16 @@ def log_to_stderr() -> None:
 
 
 def run_and_report(db: str | None) -> None:
-    """One in-process run of the daily job, then its summary; exits 1 when a step failed."""
+    """One in-process run of the daily job, then its summary and what analysts now see in the
+    published warehouse; exits 1 when a step failed."""
+    from export.analyst import publication_status
+    from extract.paths import warehouse_path
     from orchestration.run_job import run_pipeline
     from reporting.run_summary import format_summary
 
     summary = run_pipeline(db)
     click.echo(format_summary(summary))
+    # Which copy analysts have now: this run's, or (failed run) the last good one, kept.
+    click.echo(publication_status(warehouse_path(db), run_succeeded=summary.success))
     if not summary.success:
         raise SystemExit(1)

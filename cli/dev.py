@@ -19,6 +19,7 @@ from sandbox.demo import (
     SANDBOX_NOW,
     SANDBOX_PAYMENTS,
     SANDBOX_SEED,
+    describe_world,
     sandbox_environment,
 )
 from sandbox.generate import SandboxConfig
@@ -55,11 +56,29 @@ def _sandbox_options(f):
     return f
 
 
-def _config(seed: int, payments: int, days: int, now: str, start: str | None):
+def _family_options(f):
+    """The opt-in families of ledger events (shared by `sandbox` and `demo`)."""
+    f = click.option(
+        "--every-type",
+        is_flag=True,
+        help="Every balance-transaction type Mollie names occurs at least once "
+        "(turns on --platform and Mollie Capital).",
+    )(f)
+    return click.option(
+        "--platform",
+        is_flag=True,
+        help="The organization also runs a Mollie Connect platform (split payments, "
+        "application fees, commissions, platform refunds and chargebacks).",
+    )(f)
+
+
+def _config(seed: int, payments: int, days: int, now: str, start: str | None, **families: bool):
     if payments < 1 or days < 1:
         raise click.BadParameter("--payments and --days must be at least 1")
     try:
-        return SandboxConfig.from_cli(seed=seed, payments=payments, days=days, now=now, start=start)
+        return SandboxConfig.from_cli(
+            seed=seed, payments=payments, days=days, now=now, start=start, **families
+        )
     except ValueError as exc:
         raise click.BadParameter(
             f"--now/--start must be ISO 8601 dates or instants: {exc}"
@@ -100,6 +119,7 @@ def _config(seed: int, payments: int, days: int, now: str, start: str | None):
     help="Share of responses delayed by --slow-seconds (fault injection).",
 )
 @click.option("--slow-seconds", default=1.0, show_default=True)
+@_family_options
 def sandbox(
     host,
     port,
@@ -114,6 +134,8 @@ def sandbox(
     drop_share,
     slow_share,
     slow_seconds,
+    platform,
+    every_type,
 ) -> None:
     """Serve a built-in Mollie API v2 (a synthetic organization) over HTTP.
 
@@ -122,7 +144,7 @@ def sandbox(
     """
     from sandbox.server import DEFAULT_ACCESS_TOKEN, FaultConfig, SandboxServer
 
-    config = _config(seed, payments, days, now, start)
+    config = _config(seed, payments, days, now, start, platform=platform, every_type=every_type)
     faults = FaultConfig(
         rate_limit_share=rate_limit_share,
         server_error_share=server_error_share,
@@ -172,26 +194,33 @@ def sandbox(
     show_default=True,
     help="Where the demo keeps its warehouse, bank statements and exports.",
 )
-def demo(seed, payments, days, now, start, folder) -> None:
+@_family_options
+def demo(seed, payments, days, now, start, folder, platform, every_type) -> None:
     """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
 
     Uses its own folder, never your real warehouse, and ignores any MOLLIE_ACCESS_TOKEN.
     """
-    config = _config(seed, payments, days, now, start)  # checked before anything starts
+    # checked before anything starts
+    config = _config(seed, payments, days, now, start, platform=platform, every_type=every_type)
     os.environ.update(
         {
             "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
             "MOLLIE_LEDGER_REPORT_DIR": os.path.join(folder, "report"),
+            "MOLLIE_LEDGER_PUBLISHED_DB": os.path.join(folder, "mollie_ledger.published.duckdb"),
         }
     )
     log_to_stderr()
     click.echo(
-        f"Demo: a synthetic association (seed {seed}, ~{payments} payments over {days} "
+        f"Demo: {describe_world(config)} (seed {seed}, ~{payments} payments over {days} "
         f"days up to {now}) served by the built-in Mollie sandbox; warehouse in {folder}/"
     )
     with sandbox_environment(os.path.join(folder, "bank"), config):
         run_and_report(os.path.join(folder, "mollie_ledger.duckdb"))
+    from transforms.clearing import clearing_identity_line
+
+    click.echo(clearing_identity_line(os.path.join(folder, "mollie_ledger.duckdb")))
     click.echo(
         f"Explore it: the tables are in {folder}/mollie_ledger.duckdb (schemas mollie, "
-        "staging, marts); `make ui` shows every asset."
+        f"staging, marts), a read-only copy for analysts in {folder}/mollie_ledger.published."
+        "duckdb (`mollie-ledger query --published …`); `make ui` shows every asset."
     )

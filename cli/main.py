@@ -45,6 +45,52 @@ def run(db: str | None) -> None:
     run_and_report(db)
 
 
+_PUBLISHED_OPTION = click.option(
+    "--published",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The published file. Default: $MOLLIE_LEDGER_PUBLISHED_DB, else "
+    "<warehouse>.published.duckdb beside the warehouse (data/mollie_ledger.published.duckdb).",
+)
+
+
+@main.command()
+@click.argument("sql")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@_PUBLISHED_OPTION
+def query(sql: str, fmt: str, published: str | None) -> None:
+    """Run SQL on the published warehouse (read-only) and print the result.
+
+    The published file is the copy of schemas staging and marts that the last successful run
+    left for analysts; reading it never blocks a run. Money is printed exactly (in JSON as
+    strings). Example: mollie-ledger query "select * from marts.daily_overview limit 7"
+    """
+    from export.analyst import AnalystError, query_published
+    from extract.paths import warehouse_path
+
+    try:
+        click.echo(query_published(published, warehouse_path(None), sql, fmt))
+    except AnalystError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@main.command()
+@_PUBLISHED_OPTION
+def shell(published: str | None) -> None:
+    """An interactive SQL prompt on the published warehouse, read-only.
+
+    DuckDB's own CLI (`duckdb -readonly FILE`) when a `duckdb` binary is on PATH, else a small
+    built-in prompt (statements end with `;`, `.quit` leaves).
+    """
+    from export.analyst import AnalystError, start_shell
+    from extract.paths import warehouse_path
+
+    try:
+        start_shell(published, warehouse_path(None), echo=lambda line: click.echo(line, err=True))
+    except AnalystError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=3000, show_default=True, help="Port of the web UI.")

@@ -52,7 +52,7 @@ def atomic_writer(path: Path) -> Iterator[HashingWriter]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def write_atomic(path: Path, data: bytes) -> str:
@@ -62,7 +62,7 @@ def write_atomic(path: Path, data: bytes) -> str:
     return out.sha256
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
     # Makes the rename itself durable across a power cut; not every platform allows it.
     try:
         fd = os.open(folder, os.O_RDONLY)

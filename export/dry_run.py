@@ -2,8 +2,10 @@
 
 One file per posting key holding the very bytes a real run would POST, plus `index.json`: for
 every entry what a real run would do (`would_post`, `already_posted` per the outbox, or
-`review` with the reason) and the settlements that wait in review. Nothing is sent and the
-warehouse is only read: no outbox row, no audit row.
+`review` with the reason), the entries the models hold, the settlements that wait in review,
+posted entries the models no longer produce, and entries of the per-settlement model a real run
+would first need to see cancelled in Frappe. Nothing is sent and the warehouse is only read: no
+outbox row, no audit row.
 """
 
 from __future__ import annotations
@@ -18,9 +20,9 @@ from typing import Any
 import duckdb
 
 from export.atomic import write_atomic
-from export.journal import mismatched_settlements
+from export.journal import held_entries, mismatched_settlements
 from export.outbox import POSTED, latest_states
-from export.posting import plan
+from export.posting import legacy_keys, plan, vanished_keys
 
 DRY_RUN_DIR = "frappe-dry-run"
 INDEX = "index.json"
@@ -69,10 +71,19 @@ def write_dry_run(
     settlements = [
         {"settlement_id": s.settlement_id, "reason": s.reason} for s in mismatched_settlements(con)
     ]
+    held = [
+        {"posting_key": h.posting_key, "entry_type": h.entry_type, "reason": h.reason}
+        for h in held_entries(con)
+    ]
+    vanished = vanished_keys(states, (e["posting_key"] for e in entries))
+    legacy = legacy_keys(con, states) if states else []
     counts = {
         a: sum(1 for e in entries if e["action"] == a) for a in (WOULD_POST, ALREADY_POSTED, REVIEW)
     }
     counts["settlements_in_review"] = len(settlements)
+    counts["entries_held"] = len(held)
+    counts["vanished_after_posting"] = len(vanished)
+    counts["legacy_settlement_entries"] = len(legacy)
     index = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "note": "dry run: nothing was sent to Frappe and nothing was recorded as posted",
@@ -80,6 +91,10 @@ def write_dry_run(
         "counts": counts,
         "entries": entries,
         "settlements_in_review": settlements,
+        "entries_held": held,
+        "vanished_after_posting": vanished,
+        # A real run first checks these are cancelled in Frappe, and stops while any stands.
+        "legacy_settlement_entries": legacy,
     }
     text = json.dumps(index, indent=2, ensure_ascii=False) + "\n"
     index_path = folder / INDEX

@@ -1,8 +1,9 @@
 """The export-ready journal entries, read from the marts (docs/accounting.md).
 
 `marts.journal_entries` / `marts.journal_entry_lines` hold every balanced entry the SQL models
-built; this module turns their rows into typed objects (amounts stay `Decimal`, as DuckDB gives
-them) and lists the settlements that never became entries because they do not reconcile.
+built and did not hold; this module turns their rows into typed objects (amounts stay `Decimal`,
+as DuckDB gives them), lists the entries the models hold (`marts.journal_entry_status`, with the
+reason) and the settlements that do not reconcile.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ class JournalLine:
     debit: Decimal
     credit: Decimal
     cost_center: str | None  # set by the models on profit-and-loss roles only
+    party_type: str | None = None  # [books.parties]: ERPNext needs one on Receivable/Payable
+    party: str | None = None
 
 
 @dataclass(frozen=True)
 class JournalEntry:
     posting_key: str
-    entry_type: str  # settlement | fee_vat
+    entry_type: str  # day | payout | payout_return | fee_vat
     source_id: str
     voucher_type: str
     posting_date: date
@@ -38,6 +41,25 @@ class JournalEntry:
     currency: str
     user_remark: str | None
     lines: tuple[JournalLine, ...]
+
+
+@dataclass(frozen=True)
+class HeldEntry:
+    posting_key: str
+    entry_type: str
+    source_id: str
+    reason: str
+
+
+# Posting keys of the per-settlement model this one replaced (entries that booked a settlement's
+# receipts and fees straight against Bank on its payout date); see export/README.md, Migrating.
+LEGACY_KEY_PREFIX = "mollie-settlement-"
+
+HELD_ENTRIES_SQL = """
+select posting_key, entry_type, source_id, hold_reason as reason
+from marts.journal_entry_status
+where hold_reason is not null
+"""
 
 
 @dataclass(frozen=True)
@@ -71,8 +93,8 @@ def load_entries(con: duckdb.DuckDBPyConnection) -> list[JournalEntry]:
     """Every entry of marts.journal_entries with its lines, by posting date then key."""
     lines: dict[str, list[JournalLine]] = {}
     for key, *fields in con.execute(
-        "select posting_key, line_no, role, account, currency, debit, credit, cost_center "
-        "from marts.journal_entry_lines order by posting_key, line_no"
+        "select posting_key, line_no, role, account, currency, debit, credit, cost_center, "
+        "party_type, party from marts.journal_entry_lines order by posting_key, line_no"
     ).fetchall():
         lines.setdefault(key, []).append(JournalLine(*fields))
     rows = con.execute(
@@ -86,3 +108,8 @@ def load_entries(con: duckdb.DuckDBPyConnection) -> list[JournalEntry]:
 def mismatched_settlements(con: duckdb.DuckDBPyConnection) -> list[SettlementInReview]:
     rows = con.execute(MISMATCHED_SETTLEMENTS_SQL + " order by settlement_id").fetchall()
     return [SettlementInReview(*row) for row in rows]
+
+
+def held_entries(con: duckdb.DuckDBPyConnection) -> list[HeldEntry]:
+    rows = con.execute(HELD_ENTRIES_SQL + " order by posting_date, posting_key").fetchall()
+    return [HeldEntry(*row) for row in rows]

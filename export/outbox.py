@@ -13,7 +13,9 @@ every entry stays readable. An entry's current state is its latest outbox row
 
 `export.audit_log` records what happened around the states: lookups, every insert attempt and
 its HTTP answer, retries, runs started, stopped and finished. `export.review` lists everything
-waiting for a human, including settlements that do not reconcile and so never became entries.
+waiting for a human: entries Frappe refused, entries the models hold (with the reason),
+settlements that do not reconcile, posted entries the models no longer produce, and entries
+posted under the per-settlement model that still wait to be cancelled (export/README.md).
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ from datetime import datetime
 
 import duckdb
 
-from export.journal import MISMATCHED_SETTLEMENTS_SQL
+from export.journal import HELD_ENTRIES_SQL, LEGACY_KEY_PREFIX, MISMATCHED_SETTLEMENTS_SQL
 from export.payload import Payload
 
 PENDING, POSTED, REVIEW, FAILED = "pending", "posted", "review", "failed"
+# Audit action recording that an entry of the per-settlement model is cancelled in Frappe.
+LEGACY_RETIRED = "legacy_retired"
 STATUSES = (PENDING, POSTED, REVIEW, FAILED)
 
 _DDL = (
@@ -86,9 +90,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def ensure_review_view(con: duckdb.DuckDBPyConnection) -> None:
-    """`export.review`: latest outbox state `review`, plus settlements in `mismatch`.
+    """`export.review`: what waits for a human (see the module docstring).
 
-    A view, so it is always current with the marts; it needs marts.settlement_reconciliation.
+    A view, so it is always current with the marts; it needs marts.settlement_reconciliation,
+    marts.journal_entry_status and marts.journal_entries.
     """
     ensure_schema(con)
     con.execute(f"""
@@ -98,8 +103,33 @@ def ensure_review_view(con: duckdb.DuckDBPyConnection) -> None:
         from export.outbox_current
         where status = '{REVIEW}'
         union all
+        select posting_key, source_id, 'held', reason, null::timestamptz
+        from ({HELD_ENTRIES_SQL})
+        union all
         select null, settlement_id, 'settlement_mismatch', reason, null::timestamptz
         from ({MISMATCHED_SETTLEMENTS_SQL})
+        union all
+        select o.posting_key, o.source_id,
+               case when o.posting_key like '{LEGACY_KEY_PREFIX}%' then 'legacy_entry'
+                    else 'vanished_after_posting' end,
+               case when o.posting_key like '{LEGACY_KEY_PREFIX}%' then
+                    'posted as ' || coalesce(o.frappe_name, '?') || ' under the per-settlement '
+                    || 'model, which the clearing-account model replaces: cancel it in ERPNext, '
+                    || 'then run the export again (export/README.md, Migrating)'
+               else
+                    'posted as ' || coalesce(o.frappe_name, '?') || ', but the models no longer '
+                    || 'produce it' || coalesce(' (held: ' || s.hold_reason || ')', '')
+                    || ': find out why, then cancel or correct it in ERPNext by hand'
+               end,
+               o.recorded_at
+        from export.outbox_current as o
+        left join marts.journal_entry_status as s using (posting_key)
+        where o.status = '{POSTED}'
+            and o.posting_key not in (select posting_key from marts.journal_entries)
+            and o.posting_key not in (
+                select posting_key from export.audit_log
+                where action = '{LEGACY_RETIRED}' and posting_key is not null
+            )
     """)
 
 

@@ -1,12 +1,12 @@
 """The exact Journal Entry document sent to Frappe for one entry (pure: no I/O).
 
-Fields per ERPNext 15's Journal Entry doctype and docs/accounting.md: `voucher_type`,
-`posting_date`, `cheque_no` / `cheque_date` (the settlement's bank reference, so ERPNext's Bank
-Reconciliation Tool matches the bank line), `company`, `user_remark`, the unique custom field
-`mollie_posting_key` (idempotency: ERPNext refuses a second entry with the same key), `docstatus: 1`
-(insert and submit in one request), and `accounts` rows with `account`, `debit_in_account_currency`,
-`credit_in_account_currency` and, on profit-and-loss rows, `cost_center`. `naming_series` is left to
-the site's default.
+Fields of ERPNext's Journal Entry (docs/accounting.md): `voucher_type`, `posting_date`,
+`cheque_no` / `cheque_date` (the settlement's bank reference, so ERPNext's Bank Reconciliation
+Tool matches the bank line), `company`, `user_remark`, the unique custom field
+`mollie_posting_key` (idempotency), `docstatus: 1` (insert and submit in one request),
+and `accounts` rows with `account`, `debit_in_account_currency`, `credit_in_account_currency`,
+on profit-and-loss rows `cost_center`, and where the configuration names one (a Receivable or
+Payable account) `party_type` and `party`. `naming_series` is left to the site's default.
 
 Money rules: every amount is rounded once here to 2 decimals (ROUND_HALF_EVEN, ERPNext's own
 rounding) and the entry must balance after rounding, or it is refused before anything is sent.
@@ -119,6 +119,9 @@ def _row(entry: JournalEntry, line: JournalLine) -> dict[str, Any]:
     }
     if line.cost_center:
         row["cost_center"] = line.cost_center
+    if line.party_type and line.party:
+        row["party_type"] = line.party_type
+        row["party"] = line.party
     return row
 
 

@@ -15,10 +15,17 @@ record `posted` (it was already there); 417 → `review` with Frappe's message, 
 because the lost answer may belong to a committed insert; retries exhausted → `failed` (next
 run looks it up first); 401/403 or a site not set up → the run stops with the configuration
 message, nothing further is sent and nothing is marked posted that Frappe did not confirm.
+
+Before anything is sent, entries posted under the per-settlement model (`mollie-settlement-…`)
+are looked up: while any still stands in Frappe the run stops with LegacyEntriesError (the new
+entries would book the same sales again); once each is cancelled there, it is recorded as
+retired and the run goes on. A posted entry the models no longer produce is reported
+(`vanished_after_posting`, and in export.review), never dropped silently.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import duckdb
@@ -32,9 +39,18 @@ from export.frappe_client import (
     FrappeNotFoundError,
     FrappeValidationError,
 )
-from export.journal import JournalEntry, SettlementInReview, load_entries, mismatched_settlements
+from export.journal import (
+    LEGACY_KEY_PREFIX,
+    HeldEntry,
+    JournalEntry,
+    SettlementInReview,
+    held_entries,
+    load_entries,
+    mismatched_settlements,
+)
 from export.outbox import (
     FAILED,
+    LEGACY_RETIRED,
     PENDING,
     POSTED,
     REVIEW,
@@ -53,6 +69,39 @@ IN_REVIEW = "review"
 FAILED_NOW = "failed"
 RESULTS = (NEWLY_POSTED, ALREADY_POSTED, UNCHANGED, IN_REVIEW, FAILED_NOW)
 _PROBE_KEY = "mollie-ledger-probe"
+
+
+class LegacyEntriesError(FrappeConfigurationError):
+    """Entries of the per-settlement model still stand in Frappe: posting the clearing-account
+    model's entries next to them would book the same receipts twice."""
+
+
+def legacy_keys(con: duckdb.DuckDBPyConnection, states: dict[str, OutboxRow]) -> list[str]:
+    """Per-settlement keys this warehouse sent to Frappe and has not seen cancelled yet."""
+    keys = [
+        key
+        for key, row in states.items()
+        if key.startswith(LEGACY_KEY_PREFIX) and row.status in (POSTED, PENDING, FAILED, REVIEW)
+    ]
+    if not keys:
+        return []
+    retired = {
+        key
+        for (key,) in con.execute(
+            "select posting_key from export.audit_log where action = ?", [LEGACY_RETIRED]
+        ).fetchall()
+    }
+    return sorted(k for k in keys if k not in retired)
+
+
+def vanished_keys(states: dict[str, OutboxRow], current: Iterable[str]) -> list[str]:
+    """Posted entries (not of the per-settlement model) that the models no longer produce."""
+    current = set(current)
+    return sorted(
+        key
+        for key, row in states.items()
+        if row.status == POSTED and key not in current and not key.startswith(LEGACY_KEY_PREFIX)
+    )
 
 
 @dataclass(frozen=True)
@@ -92,6 +141,9 @@ class PostingReport:
     outcomes: list[Outcome] = field(default_factory=list)
     settlements_in_review: list[SettlementInReview] = field(default_factory=list)
     changed_after_posting: list[str] = field(default_factory=list)
+    entries_held: list[HeldEntry] = field(default_factory=list)
+    vanished_after_posting: list[str] = field(default_factory=list)
+    legacy_retired: list[str] = field(default_factory=list)
 
     def keys(self, result: str) -> list[str]:
         return [o.posting_key for o in self.outcomes if o.result == result]
@@ -100,6 +152,9 @@ class PostingReport:
         out = {r: len(self.keys(r)) for r in RESULTS}
         out["settlements_in_review"] = len(self.settlements_in_review)
         out["changed_after_posting"] = len(self.changed_after_posting)
+        out["entries_held"] = len(self.entries_held)
+        out["vanished_after_posting"] = len(self.vanished_after_posting)
+        out["legacy_retired"] = len(self.legacy_retired)
         return out
 
     @property
@@ -157,6 +212,16 @@ class JournalPoster:
         planned = plan(self.con, self.company_currency)
         ensure_review_view(self.con)
         self.report.settlements_in_review = mismatched_settlements(self.con)
+        self.report.entries_held = held_entries(self.con)
+        states = latest_states(self.con)
+        self.report.vanished_after_posting = vanished_keys(states, (p.key for p in planned))
+        for key in self.report.vanished_after_posting:
+            self.outbox.audit(
+                "vanished_after_posting",
+                posting_key=key,
+                outcome=states[key].frappe_name,
+                detail="posted, but the models no longer produce this entry: see export.review",
+            )
         try:
             if planned:
                 user = check_site(
@@ -165,7 +230,7 @@ class JournalPoster:
                 self.outbox.audit(
                     "run_started", outcome=user, detail=f"{len(planned)} entries to check"
                 )
-            states = latest_states(self.con)
+                self._retire_legacy(legacy_keys(self.con, states))
             for item in planned:
                 self.report.outcomes.append(self._one(item, states.get(item.key)))
         except FrappeError as exc:
@@ -179,6 +244,37 @@ class JournalPoster:
         counts = self.report.counts()
         self.outbox.audit("run_finished", detail=", ".join(f"{k} {v}" for k, v in counts.items()))
         return self.report
+
+    def _retire_legacy(self, keys: list[str]) -> None:
+        """Stop unless every per-settlement entry this warehouse posted is cancelled in Frappe."""
+        standing: list[str] = []
+        for key in keys:
+            docs = self._lookup(key)
+            live = [d for d in docs if d.docstatus in (0, 1)]
+            if live:
+                standing.append(f"{key} ({', '.join(d.name for d in live)})")
+                continue
+            self.outbox.audit(
+                LEGACY_RETIRED,
+                posting_key=key,
+                outcome="cancelled" if docs else "not_found",
+                detail="per-settlement entry no longer stands in Frappe",
+            )
+            self.report.legacy_retired.append(key)
+        if standing:
+            shown = ", ".join(standing[:5]) + (
+                f" and {len(standing) - 5} more" if len(standing) > 5 else ""
+            )
+            raise LegacyEntriesError(
+                f"{len(standing)} journal entries posted under the per-settlement model still "
+                f"stand in Frappe at {self.client.site}: {shown}. The books now book each day's "
+                "Mollie activity against the clearing account and each payout to Bank "
+                "(docs/accounting.md); posting those entries next to these would book the same "
+                "receipts twice. Cancel them in ERPNext (Journal Entry list, filter Mollie "
+                f"Posting Key like {LEGACY_KEY_PREFIX}%, Cancel), then run the export again: it "
+                "checks each is cancelled and posts the new entries. Nothing was posted "
+                "(export/README.md, Migrating from per-settlement entries)."
+            )
 
     # -- one entry ---------------------------------------------------------------------------
     def _one(self, item: PlannedEntry, latest: OutboxRow | None) -> Outcome:
@@ -231,9 +327,14 @@ class JournalPoster:
                 item, exc.exc_type or "DuplicateEntryError", exc.message, attempts=attempts
             )
         except FrappeValidationError as exc:
-            return self._review(
-                item, exc.exc_type or "ValidationError", exc.message, attempts=attempts
-            )
+            message = exc.message
+            if exc.exc_type == "FiscalYearError":
+                # Entries are dated the day the money moved: the site needs a fiscal year there.
+                message += (
+                    f" (create the Fiscal Year holding {item.entry.posting_date.isoformat()} in "
+                    "ERPNext, then run the export again)"
+                )
+            return self._review(item, exc.exc_type or "ValidationError", message, attempts=attempts)
         except FrappeConfigurationError as exc:
             self._fail(item, exc, attempts)
             raise

@@ -116,6 +116,12 @@ def format_report(report: ExportReport) -> str:
             for o in report.posting.outcomes
             if o.result == "failed"
         ]
+        for what, keys in (
+            ("held by the models", [h.posting_key for h in report.posting.entries_held]),
+            ("posted but no longer produced", report.posting.vanished_after_posting),
+        ):
+            if keys:
+                lines.append(f"  {len(keys)} entr(ies) {what}: see export.review")
         if report.posting.changed_after_posting:
             lines.append(
                 f"  {len(report.posting.changed_after_posting)} posted entr(ies) changed "

@@ -241,6 +241,9 @@ _BALANCE_TRANSACTION_FIELDS = (
     F("initial_amount", "initialAmount", "money2", required=True),
     F("deductions", "deductions", "money2"),
     F("deduction_fees", "deductionDetails.fees", "money2"),
+    F("deduction_reservations", "deductionDetails.reservations", "money2"),
+    F("deduction_repayments", "deductionDetails.repayments", "money2"),
+    F("deduction_commissions", "deductionDetails.commissions", "money2"),
     F("context", "context", "json"),
 )
 

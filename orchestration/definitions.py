@@ -17,6 +17,7 @@ from orchestration.extract_assets import extract_assets
 from orchestration.extract_assets import resources as extract_resources
 from orchestration.metrics_sensors import metrics_sensors
 from orchestration.policies import with_policies
+from orchestration.publish_asset import published_warehouse
 from orchestration.quality_checks import quality_checks
 from orchestration.report_asset import financial_report
 from orchestration.schedules import daily_ledger, daily_schedule
@@ -26,7 +27,14 @@ from orchestration.webhook_sensor import webhook_sensor
 
 defs = dg.Definitions(
     assets=with_policies(
-        [extract_assets, bank_statement_lines, *transform_assets, *export_assets, financial_report]
+        [
+            extract_assets,
+            bank_statement_lines,
+            *transform_assets,
+            *export_assets,
+            financial_report,
+            published_warehouse,
+        ]
     ),
     asset_checks=quality_checks,
     jobs=[daily_ledger],

@@ -95,6 +95,14 @@ DERIVED: dict[str, dict[str, str]] = {
     # A flag, not a regex on the column: a failing regex would print the leaked address in
     # Data Docs and the check metadata.
     "stg_mollie__customers": {"email_domain_only": "not contains(t.email_domain, '@')"},
+    "balance_ledger": {
+        # The gross has the sign the type map gives the type (a type the map lacks: no opinion).
+        "sign_as_mapped": (
+            "coalesce((select case m.initial_sign when '+' then t.gross >= 0 "
+            "when '-' then t.gross <= 0 else true end "
+            "from seeds.balance_transaction_types as m where m.type = t.type), true)"
+        ),
+    },
     "journal_entries": {
         # Recomputed from the lines, independently of the mart's own is_balanced column.
         "lines_balance": (
@@ -103,12 +111,21 @@ DERIVED: dict[str, dict[str, str]] = {
         ),
     },
     "journal_entry_lines": {
-        "account_in_chart": "t.account in (select account from config.accounts)",
+        "account_in_chart": (
+            "t.account in (select account from config.accounts "
+            "union all select account from config.clearing_accounts)"
+        ),
         "entry_balanced": (
             "sum(t.debit) over (partition by t.posting_key) "
             "= sum(t.credit) over (partition by t.posting_key)"
         ),
         "one_sided": "(t.debit = 0) <> (t.credit = 0)",
+        # Rounding carries at most the configured tolerance per entry; more is never booked.
+        "rounding_within_tolerance": (
+            "t.role <> 'rounding' or abs(sum(t.debit - t.credit) filter (where t.role = "
+            "'rounding') over (partition by t.posting_key)) <= coalesce((select tolerance from "
+            "config.tolerances where check_name = 'rounding'), 0)"
+        ),
     },
 }
 

@@ -118,6 +118,9 @@ def _sum(table: str, expression: str, where: str = "true") -> str:
 
 _LEDGER = "staging.stg_mollie__balance_transactions"
 _CATEGORISED = "intermediate.int_ledger__categorised"
+# What Mollie charged on a ledger row: its fee deduction, plus the gross of a fee row (payment-fee,
+# …) or of invoice compensation.
+_CHARGED = "fee_deduction + case when category in ('fee', 'compensation') then gross else 0 end"
 INTEGRITY: dict[str, tuple[Measure, ...]] = {
     "stg_bank__statement_lines": (
         Measure(
@@ -142,7 +145,10 @@ INTEGRITY: dict[str, tuple[Measure, ...]] = {
             money=True,
         ),
         Measure(
-            "sum(fee)", _sum(_LEDGER, "deductions"), _sum("marts.balance_ledger", "fee"), money=True
+            "sum(deductions)",
+            _sum(_LEDGER, "deductions"),
+            _sum("marts.balance_ledger", "fee + reservation + repayment + commission"),
+            money=True,
         ),
         Measure(
             "sum(net)",
@@ -172,7 +178,10 @@ INTEGRITY: dict[str, tuple[Measure, ...]] = {
             money=True,
         ),
         Measure(
-            "sum(fees)", _sum(_CATEGORISED, "fee"), _sum("marts.daily_overview", "fees"), money=True
+            "sum(fees)",
+            _sum(_CATEGORISED, _CHARGED),
+            _sum("marts.daily_overview", "fees"),
+            money=True,
         ),
         Measure(
             "sum(payouts)",
@@ -216,7 +225,7 @@ INTEGRITY: dict[str, tuple[Measure, ...]] = {
     "fees_by_method_month": (
         Measure(
             "sum(fees)",
-            _sum(_CATEGORISED, "-fee", "category <> 'payout'"),
+            _sum(_CATEGORISED, f"-({_CHARGED})", "category is distinct from 'payout'"),
             _sum("marts.fees_by_method_month", "fees"),
             money=True,
         ),

@@ -28,12 +28,25 @@ import pandas as pd
 from quality import docs, frames
 from quality.pii_functions import mask_pii
 from quality.suites import Suite, gx_suites
+from transforms.seeds import SEEDS_DIR, read_seed
 
 SAMPLE_ROWS = 5
+
+
+def _type_map_column(column: str) -> list[str]:
+    # The type map (transforms/seeds/) is the one list of known types and their categories; the
+    # suites read it instead of keeping a second copy that would drift.
+    header, rows = read_seed(SEEDS_DIR / "balance_transaction_types.csv")
+    at = header.index(column)
+    return sorted({row[at] for row in rows})
+
+
 # Values for `{"$PARAMETER": ...}` in suite kwargs, fixed when a validation starts.
 PARAMETERS = {
     # Latest plausible instant of any timestamp: Mollie's clock may run a little ahead of ours.
     "tomorrow": lambda now: (now + timedelta(days=1)).isoformat(),
+    "mapped_balance_transaction_types": lambda now: _type_map_column("type"),
+    "ledger_categories": lambda now: _type_map_column("category"),
 }
 
 

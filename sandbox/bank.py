@@ -30,7 +30,7 @@ from pathlib import Path
 from extract.bank import CSV_COLUMNS
 from sandbox.clock import add_business_days, iso, local_date, local_midnight, next_business_day
 from sandbox.generate import World
-from sandbox.model import Balance
+from sandbox.model import NEVER, Balance
 from sandbox.money import fmt, units
 from sandbox.people import make_iban, make_person
 
@@ -107,8 +107,8 @@ def statements(
     for index, balance in enumerate(world.balances):
         lines = []
         for s in world.settlements:
-            if s.balance_id != balance.id or s.reference in omit:
-                continue
+            if s.balance_id != balance.id or s.reference in omit or s.bank_booking_date == NEVER:
+                continue  # a returned or canceled payout never lands
             booked = add_business_days(s.bank_booking_date, delay_days.get(s.reference, 0))
             day = local_date(booked)
             if not landed(day):
@@ -126,11 +126,41 @@ def statements(
                 )
             )
         lines += [x for x in _other_traffic(world, balance, index == 0) if landed(x.booking)]
+        lines += [x for x in _balance_transfers(world, balance) if landed(x.booking)]
         lines.sort(key=lambda x: (x.booking, x.end_to_end_id, x.description))
         rng = random.Random(f"{world.config.seed}:bank:opening:{balance.currency}")
         opening = units(f"{rng.randrange(1_000, 6_000)}.{rng.randrange(100):02d}")
         result.append(Statement(balance, first, last, opening, lines))
     return result
+
+
+# Ledger rows that are money moving between this bank account and the Mollie balance outside
+# the payouts: a top-up leaves the bank for Mollie, a custom-amount payout arrives from it.
+_FROM_BANK = ("topup", "balance-topup", "incoming-transfer")
+_TO_BANK = ("outgoing-custom-amount-transfer",)
+
+
+def _balance_transfers(world: World, balance: Balance) -> list[BankLine]:
+    lines = []
+    for r in world.transactions:
+        if r.balance_id != balance.id or r.type not in _FROM_BANK + _TO_BANK:
+            continue
+        day = local_date(r.created_at)
+        to_bank = r.type in _TO_BANK
+        lines.append(
+            BankLine(
+                booking=day,
+                value=day,
+                amount=-r.result,  # the bank side of the balance's movement
+                kind="received" if to_bank else "sent",
+                counterparty_name=MOLLIE_NAME,
+                counterparty_iban=MOLLIE_IBAN,
+                description=("MOLLIE TRANSFER " if to_bank else "MOLLIE TOP-UP ")
+                + f"{r.id} {balance.beneficiary}",
+                end_to_end_id=r.id,
+            )
+        )
+    return lines
 
 
 def _other_traffic(world: World, balance: Balance, main_account: bool) -> list[BankLine]:

@@ -39,6 +39,8 @@ ENV_SANDBOX_SEED = "MOLLIE_LEDGER_SANDBOX_SEED"
 ENV_SANDBOX_PAYMENTS = "MOLLIE_LEDGER_SANDBOX_PAYMENTS"
 ENV_SANDBOX_DAYS = "MOLLIE_LEDGER_SANDBOX_DAYS"
 ENV_SANDBOX_NOW = "MOLLIE_LEDGER_SANDBOX_NOW"
+ENV_SANDBOX_PLATFORM = "MOLLIE_LEDGER_SANDBOX_PLATFORM"  # "1": a Connect platform's world
+ENV_SANDBOX_EVERY_TYPE = "MOLLIE_LEDGER_SANDBOX_EVERY_TYPE"  # "1": every balance type once
 
 
 def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
@@ -55,14 +57,26 @@ def _env_int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) 
 
 
 def sandbox_config(env: Mapping[str, str] | None = None) -> SandboxConfig:
-    """The sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW."""
+    """The sandbox's world, from MOLLIE_LEDGER_SANDBOX_SEED / _PAYMENTS / _DAYS / _NOW (and
+    _PLATFORM / _EVERY_TYPE set to 1 for the opt-in worlds)."""
     env = os.environ if env is None else env
     return SandboxConfig.from_cli(
         seed=_env_int(env, ENV_SANDBOX_SEED, SANDBOX_SEED),
         payments=_env_int(env, ENV_SANDBOX_PAYMENTS, SANDBOX_PAYMENTS),
         days=_env_int(env, ENV_SANDBOX_DAYS, SANDBOX_DAYS),
         now=(env.get(ENV_SANDBOX_NOW) or "").strip() or SANDBOX_NOW,
+        platform=_env_int(env, ENV_SANDBOX_PLATFORM, 0, minimum=0) == 1,
+        every_type=_env_int(env, ENV_SANDBOX_EVERY_TYPE, 0, minimum=0) == 1,
     )
+
+
+def describe_world(config: SandboxConfig) -> str:
+    """What the world holds, in a few words, for the demo's first line."""
+    if config.every_type:
+        return "a synthetic association with every balance-transaction type Mollie names"
+    if config.platform:
+        return "a synthetic association that also runs a Mollie Connect platform"
+    return "a synthetic association"
 
 
 @contextmanager
@@ -129,6 +143,7 @@ __all__ = [
     "SANDBOX_NOW",
     "SANDBOX_PAYMENTS",
     "SANDBOX_SEED",
+    "describe_world",
     "sandbox_config",
     "sandbox_environment",
 ]

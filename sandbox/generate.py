@@ -1,5 +1,10 @@
 """Generate the sandbox organization's complete, internally consistent Mollie history.
 
+Length: one module for the objects a day of activity creates (customers, subscriptions, payments
+and their refunds, chargebacks and captures), because they are drawn from the same random stream
+of that day and must stay in one order to keep worlds byte-identical per seed; the ledger built
+from them lives in `ledger.py`, each further family of ledger events in its own module.
+
 How the world is made (documented for users in sandbox/README.md):
 
 1. Activity is drawn day by day (Europe/Amsterdam days from `start`), each day from its own
@@ -19,12 +24,11 @@ How the world is made (documented for users in sandbox/README.md):
 
 from __future__ import annotations
 
-import bisect
+import gc
 import hashlib
 import heapq
 import random
-from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sandbox.clock import (
@@ -35,9 +39,9 @@ from sandbox.clock import (
     local_at,
     local_date,
     local_midnight,
-    next_business_day,
     parse_instant,
 )
+from sandbox.ledger import Ledger
 from sandbox.model import (
     Balance,
     BalanceTransaction,
@@ -45,10 +49,8 @@ from sandbox.model import (
     Chargeback,
     Customer,
     Invoice,
-    InvoiceLine,
     Organization,
     Payment,
-    PeriodLine,
     Profile,
     Refund,
     Settlement,
@@ -57,15 +59,11 @@ from sandbox.model import (
 from sandbox.money import CENT, percent_of, round_units, units
 from sandbox.people import CARD_REASONS, PAYPAL_REASONS, SEPA_REASONS, make_iban, make_person
 from sandbox.pricing import (
-    ALL_PRICES,
     AVAILABILITY_DAYS,
     CHARGEBACK_PRICES,
     PAYMENT_PRICES,
     REFUND_PRICE,
-    VAT_PERCENTAGE,
-    cost_method,
     gross_fee,
-    settlement_method,
 )
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -97,39 +95,66 @@ class SandboxConfig:
     now: int = parse_instant("2026-11-01T00:00:00Z")  # the data ends here (epoch)
     payments_per_day: float = 5000 / 120  # a rate (not money)
     gbp_share_percent: int = 10
+    # Families of ledger events (sandbox/README.md, "Ledger events"). An association's life is
+    # on by default; a Connect platform and Mollie Capital are opt-in; `every_type` turns all
+    # of them on and adds every remaining balance-transaction type at least once.
+    association: bool = True
+    platform: bool = False
+    capital: bool = False
+    every_type: bool = False
 
     @classmethod
     def from_cli(
-        cls, seed: int, payments: int, days: int, now: str, start: str | None = None
+        cls,
+        seed: int,
+        payments: int,
+        days: int,
+        now: str,
+        start: str | None = None,
+        *,
+        platform: bool = False,
+        every_type: bool = False,
     ) -> SandboxConfig:
         """`--payments N --days D` set the rate; `--start` pins history when `--now` moves."""
         now_epoch = parse_instant(now)
         start_epoch = (
             parse_instant(start) if start else local_midnight(local_date(now_epoch - days * DAY))
         )
-        return cls(seed=seed, start=start_epoch, now=now_epoch, payments_per_day=payments / days)
+        return cls(
+            seed=seed,
+            start=start_epoch,
+            now=now_epoch,
+            payments_per_day=payments / days,
+            platform=platform,
+            every_type=every_type,
+        )
 
     def advanced(self, now: str | int) -> SandboxConfig:
-        """The same world seen later: same seed, start and rate, a later `now`."""
+        """The same world seen later: same seed, start, rate and families, a later `now`."""
         epoch = parse_instant(now) if isinstance(now, str) else now
-        return SandboxConfig(
-            self.seed, self.start, epoch, self.payments_per_day, self.gbp_share_percent
-        )
+        return replace(self, now=epoch)
 
 
 class IdMaker:
     """Deterministic Mollie-looking ids: prefix + 10 base62 chars of a keyed hash."""
 
     def __init__(self, seed: int) -> None:
-        self._seed = str(seed).encode()
+        # A keyed hash copied per id: the key block is compressed once, not for every id.
+        self._hash = hashlib.blake2b(key=str(seed).encode(), digest_size=8)
 
     def __call__(self, prefix: str, key: str) -> str:
-        n = int.from_bytes(hashlib.blake2b(key.encode(), key=self._seed, digest_size=8).digest())
+        h = self._hash.copy()
+        h.update(key.encode())
+        n = int.from_bytes(h.digest())
         chars = []
-        for _ in range(10):
-            n, r = divmod(n, 62)
-            chars.append(_ALPHABET[r])
+        for _ in range(5):  # two base62 digits at a time, lowest first
+            n, r = divmod(n, 3844)
+            chars.append(_DIGIT_PAIRS[r])
         return f"{prefix}_{''.join(chars)}"
+
+
+# The two base62 digits of 0..3843, lowest first (the order the ids have always had).
+_DIGIT_PAIRS = [_ALPHABET[r % 62] + _ALPHABET[r // 62] for r in range(62 * 62)]
 
 
 @dataclass
@@ -526,375 +551,23 @@ def _poisson_like(rng: random.Random, mean: float) -> int:
     return max(0, round(rng.gauss(mean, mean**0.5)))
 
 
-# -- the ledger, fee invoices and payouts ---------------------------------------------------------
-
-
-class _Ledger:
-    """Builds the balance ledger, then runs time forward through invoices and payouts."""
-
-    def __init__(self, g: _Generator, org: Organization, balances: list[Balance]) -> None:
-        self.g = g
-        self.now = g.c.now
-        self.org = org
-        self.balances = balances
-        self.rows: list[BalanceTransaction] = []
-        self.settlements: list[Settlement] = []
-        self.invoices: list[Invoice] = []
-
-    def _row(
-        self,
-        key: str,
-        balance: Balance,
-        type_: str,
-        created: int,
-        available: int,
-        initial: int,
-        fee_net: int = 0,
-        fee_gross: int = 0,
-        fee_key: str | None = None,
-        method: str | None = None,
-        **context: str,
-    ) -> BalanceTransaction:
-        row = BalanceTransaction(
-            id=self.g.make_id("baltr", key),
-            balance_id=balance.id,
-            currency=balance.currency,
-            type=type_,
-            created_at=created,
-            available_at=available,
-            initial=initial,
-            deductions=-fee_gross,
-            context=context,
-            method=method,
-            fee_key=fee_key,
-            fee_net=fee_net,
-        )
-        self.rows.append(row)
-        return row
-
-    def build(self) -> None:
-        now = self.now
-        bal = {b.id: b for b in self.balances}
-        pay = {p.id: p for p in self.g.payments}
-        for p in self.g.payments:
-            if p.paid_at > now:
-                continue
-            # A captured (authorise-then-capture) payment lands as a `capture` row instead.
-            ids = {"paymentId": p.id} | ({"captureId": p.captures[0]} if p.captures else {})
-            kind = "capture" if p.captures else "payment"
-            row = self._row(
-                f"{kind}:{ids.get('captureId', p.id)}",
-                bal[p.balance_id],
-                kind,
-                p.paid_at,
-                p.available_at,
-                p.amount,
-                p.fee_net,
-                p.fee_gross,
-                p.method,
-                p.method,
-                **ids,
-            )
-            p.transaction_id = row.id
-        for c in self.g.captures:
-            c.transaction_id = pay[c.payment_id].transaction_id
-        for r in self.g.refunds:
-            if r.created_at <= now:
-                p = pay[r.payment_id]
-                row = self._row(
-                    f"refund:{r.id}",
-                    bal[p.balance_id],
-                    "refund",
-                    r.created_at,
-                    r.created_at,
-                    -r.amount,
-                    r.fee_net,
-                    r.fee_gross,
-                    "refund",
-                    p.method,
-                    paymentId=p.id,
-                    refundId=r.id,
-                )
-                r.transaction_id = row.id
-        for cb in self.g.chargebacks:
-            p = pay[cb.payment_id]
-            fee_key = CHARGEBACK_PRICES[p.method].key
-            if cb.created_at <= now:
-                row = self._row(
-                    f"chargeback:{cb.id}",
-                    bal[p.balance_id],
-                    "chargeback",
-                    cb.created_at,
-                    cb.created_at,
-                    -cb.amount,
-                    cb.fee_net,
-                    cb.fee_gross,
-                    fee_key,
-                    p.method,
-                    paymentId=p.id,
-                    chargebackId=cb.id,
-                )
-                cb.transaction_id = row.id
-            if cb.reversed_at <= now:
-                row = self._row(
-                    f"reversal:{cb.id}",
-                    bal[p.balance_id],
-                    "chargeback-reversal",
-                    cb.reversed_at,
-                    cb.reversed_at,
-                    cb.amount,
-                    method=p.method,
-                    paymentId=p.id,
-                    chargebackId=cb.id,
-                )
-                cb.reversal_transaction_id = row.id
-        self.rows.sort(key=lambda r: (r.created_at, r.id))
-        self._run_time_forward()
-        self.rows.sort(key=lambda r: (r.created_at, r.id))
-        for i, r in enumerate(self.rows):
-            r.seq = i
-
-    def _events(self) -> list[tuple[int, int, str, Balance | tuple[int, int]]]:
-        """Invoice issues (first) and payouts, in time order, up to now."""
-        events: list[tuple[int, int, str, Balance | tuple[int, int]]] = []
-        start = local_date(self.g.c.start)
-        last = local_date(self.now)
-        d = start
-        while d <= last:
-            if d.day == 1:
-                prev = add_months(d, -1)
-                events.append((local_at(d, 3), 0, "invoice", (prev.year, prev.month)))
-            events.extend(
-                (local_at(d, 6), 1, "payout", b)
-                for b in self.balances
-                if _is_payout_day(b.transfer_frequency, d)
-            )
-            d += timedelta(days=1)
-        return sorted((e for e in events if e[0] <= self.now), key=lambda e: (e[0], e[1]))
-
-    def _run_time_forward(self) -> None:
-        # Rows are swept by position: every balance keeps a cursor into its own time-ordered rows.
-        per_balance: dict[str, list[BalanceTransaction]] = defaultdict(list)
-        for r in self.rows:
-            per_balance[r.balance_id].append(r)
-        cursor = dict.fromkeys(per_balance, 0)
-        for b in self.balances:
-            per_balance.setdefault(b.id, [])
-            cursor.setdefault(b.id, 0)
-        waiting: dict[str, list[tuple[int, int, BalanceTransaction]]] = defaultdict(list)
-        ready: dict[str, list[BalanceTransaction]] = defaultdict(list)
-        seq_in_month: dict[tuple[int, int], int] = defaultdict(int)
-        first_invoice_month = self.g.months.month_of(self.g.c.start)
-        for at, _, kind, what in self._events():
-            if kind == "invoice":
-                if what < first_invoice_month:
-                    continue  # no history before the sandbox started
-                for b in self.balances:
-                    row = self._issue_invoice(b, what, at, per_balance[b.id])
-                    if row is not None:
-                        # Later than every row swept so far, so it lands after the cursor.
-                        bisect.insort(per_balance[b.id], row, key=lambda r: (r.created_at, r.id))
-                continue
-            b = what
-            rows = per_balance[b.id]
-            i = cursor[b.id]
-            while i < len(rows) and rows[i].created_at <= at:
-                r = rows[i]
-                heapq.heappush(waiting[b.id], (r.available_at, i, r))
-                i += 1
-            cursor[b.id] = i
-            heap = waiting[b.id]
-            while heap and heap[0][0] <= at:
-                ready[b.id].append(heapq.heappop(heap)[2])
-            total = sum(r.result for r in ready[b.id])
-            if total < b.transfer_threshold:
-                continue
-            swept = sorted(ready[b.id], key=lambda r: (r.created_at, r.id))
-            ready[b.id] = []
-            ym = self.g.months.month_of(at)
-            seq_in_month[ym] += 1
-            self.settlements.append(self._settle(b, at, swept, total, ym, seq_in_month[ym]))
-
-    def _issue_invoice(
-        self, b: Balance, ym: tuple[int, int], at: int, rows: list[BalanceTransaction]
-    ) -> BalanceTransaction | None:
-        fees: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # count, net, gross
-        for r in rows:
-            if r.deductions and self.g.months.month_of(r.created_at) == ym:
-                acc = fees[r.fee_key]
-                acc[0] += 1
-                acc[1] += r.fee_net
-                acc[2] += -r.deductions
-        if not fees:
-            return None
-        period = f"{ym[0]:04d}-{ym[1]:02d}"
-        lines = [
-            InvoiceLine(period, ALL_PRICES[k].description, n, VAT_PERCENTAGE, round_units(net, 2))
-            for k, (n, net, _) in sorted(fees.items())
-        ]
-        net = sum(line.amount for line in lines)
-        vat = round_units(percent_of(net, str(VAT_PERCENTAGE)), 2)
-        charged = sum(acc[2] for acc in fees.values())
-        issued = local_midnight(local_date(at))
-        number = self.balances.index(b) + 1
-        inv = Invoice(
-            id=self.g.make_id("inv", f"{b.currency}:{period}"),
-            reference=f"{ym[0]}.{10_000 + ym[1] * 10 + number}",  # Mollie's style: 2024.10000
-            currency=b.currency,
-            balance_id=b.id,
-            year=ym[0],
-            month=ym[1],
-            issued_at=issued,
-            paid_at=issued + DAY,
-            due_at=issued + 14 * DAY,
-            lines=lines,
-            net=net,
-            vat=vat,
-            gross=net + vat,
-            vat_number=self.org.vat_number,
-            compensation=charged - (net + vat),
-        )
-        self.invoices.append(inv)
-        if inv.compensation == 0:
-            return None
-        row = self._row(
-            f"invoice-compensation:{inv.id}",
-            b,
-            "invoice-compensation",
-            at,
-            at,
-            inv.compensation,
-            invoiceId=inv.id,
-        )
-        inv.compensation_transaction_id = row.id
-        return row
-
-    def _settle(
-        self,
-        b: Balance,
-        at: int,
-        swept: list[BalanceTransaction],
-        total: int,
-        ym: tuple[int, int],
-        n: int,
-    ) -> Settlement:
-        stl_id = self.g.make_id("stl", f"{b.id}:{at}")
-        transfer_id = self.g.make_id("trf", stl_id)
-        payout = self._row(
-            f"payout:{stl_id}",
-            b,
-            "outgoing-transfer",
-            at,
-            at,
-            -total,
-            settlementId=stl_id,
-            transferId=transfer_id,
-        )
-        booking = next_business_day(local_date(at))
-        s = Settlement(
-            id=stl_id,
-            reference=f"{self.org.merchant_number}.{ym[0] % 100:02d}{ym[1]:02d}.{n:02d}",
-            balance_id=b.id,
-            currency=b.currency,
-            created_at=at,
-            paidout_at=local_at(booking, 9),
-            amount=total,
-            transaction_ids=[r.id for r in swept],
-            transfer_transaction_id=payout.id,
-            transfer_id=transfer_id,
-            bank_booking_date=local_midnight(booking),
-        )
-        for r in swept:
-            r.settlement_id = stl_id
-        fill_settlement(s, swept, self.g.months)
-        return s
-
-
-def fill_settlement(s: Settlement, rows: list[BalanceTransaction], months: MonthIndex) -> None:
-    """Give a settlement its sub-lists and periods from the ledger rows it sweeps."""
-    for r in rows:
-        ctx = r.context
-        if r.type in ("payment", "capture"):
-            s.payment_ids.append(ctx["paymentId"])
-            if r.type == "capture":
-                s.capture_ids.append(ctx["captureId"])
-        elif r.type == "refund":
-            s.refund_ids.append(ctx["refundId"])
-        elif r.type == "chargeback":
-            s.chargeback_ids.append(ctx["chargebackId"])
-    s.periods = _periods(rows, months)
-
-
-def _periods(rows: list[BalanceTransaction], months: MonthIndex) -> list[PeriodLine]:
-    """Revenue and cost lines per Amsterdam month, built from the swept ledger rows."""
-    revenue: dict[tuple[int, int, str, str | None], list[int]] = defaultdict(lambda: [0, 0])
-    costs: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0, 0])
-    for r in rows:
-        y, m = months.month_of(r.created_at)
-        if r.type in ("payment", "capture"):
-            key = (y, m, METHOD_LABELS[r.method], settlement_method(r.method))
-        elif r.type == "refund":
-            key = (y, m, "Refunds", "refund")
-        elif r.type == "chargeback":
-            key = (y, m, "Chargebacks", "chargeback")
-        elif r.type == "chargeback-reversal":
-            key = (y, m, "Chargeback reversals", "chargeback")
-        elif r.type == "invoice-compensation":
-            c = costs[(y, m, "invoice-compensation")]
-            c[0] += 1
-            c[1] -= r.initial
-            c[2] -= r.initial
-            continue
-        else:
-            raise AssertionError(f"settlement swept an unexpected {r.type} row")
-        acc = revenue[key]
-        acc[0] += 1
-        acc[1] += r.initial
-        if r.deductions:
-            c = costs[(y, m, r.fee_key)]
-            c[0] += 1
-            c[1] += r.fee_net
-            c[2] += -r.deductions
-    lines = [
-        PeriodLine(y, m, "revenue", desc, method, n, gross, None, gross)
-        for (y, m, desc, method), (n, gross) in sorted(revenue.items(), key=lambda kv: kv[0][:3])
-    ]
-    for (y, m, key), (n, net, gross) in sorted(costs.items()):
-        if key == "invoice-compensation":
-            lines.append(PeriodLine(y, m, "cost", "Invoice compensation", None, n, net, 0, gross))
-            continue
-        price = ALL_PRICES[key]
-        lines.append(
-            PeriodLine(
-                y,
-                m,
-                "cost",
-                price.description,
-                cost_method(key),
-                n,
-                net,
-                gross - net,
-                gross,
-                price.fixed,
-                price.percentage,
-            )
-        )
-    return lines
-
-
-def _is_payout_day(frequency: str, d: date) -> bool:
-    if frequency in ("daily", "every-day"):
-        return d.weekday() < 5
-    if frequency.startswith("every-"):
-        names = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-        return names[d.weekday()] == frequency.removeprefix("every-")
-    if frequency == "monthly":
-        return d.day == 1
-    return False
-
-
 def build_world(config: SandboxConfig) -> World:
-    """Generate the organization's history up to `config.now`."""
+    """Generate the organization's history up to `config.now`.
+
+    The cyclic garbage collector is paused meanwhile: the world is millions of records that
+    only ever point down (payment → refund ids, settlement → row ids), so its passes over them
+    find nothing to free and cost a quarter of the time at 200 k payments, more at 1 M.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _build_world(config)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _build_world(config: SandboxConfig) -> World:
     g = _Generator(config)
     org, profiles, balances = g.cast()
     g.run_days(profiles, balances)
@@ -914,7 +587,7 @@ def build_world(config: SandboxConfig) -> World:
         p.refunds = [x for x in p.refunds if x in known]
         p.chargebacks = [x for x in p.chargebacks if x in known]
         p.captures = [x for x in p.captures if x in known]
-    ledger = _Ledger(g, org, balances)
+    ledger = Ledger(g, org, balances)
     ledger.build()
     return World(
         config=config,

@@ -118,6 +118,8 @@ class Payment:
     chargebacks: list[str] = field(default_factory=list)
     captures: list[str] = field(default_factory=list)
     transaction_id: str | None = None  # its ledger row (payment or capture)
+    # A credited direct debit the debtor's bank returned (`failed-payment`): failed from then.
+    debit_failed_at: int = NEVER
 
     @property
     def paid_at(self) -> int:
@@ -146,6 +148,7 @@ class Refund:
     fee_net: int = 0
     fee_gross: int = 0
     transaction_id: str | None = None
+    returned_at: int = NEVER  # the customer's bank sent it back (`returned-refund`): "failed"
 
 
 @dataclass(slots=True)
@@ -175,17 +178,31 @@ class BalanceTransaction:
     created_at: int
     available_at: int  # == created_at for rows that are immediately available
     initial: int
-    deductions: int  # units, <= 0 (fees); 0 is rendered as null where Mollie sends none
+    deductions: int  # units, <= 0, all deductions; 0 is rendered as null where Mollie sends none
     context: dict[str, str]
     method: str | None = None  # payment method behind the row, for reports and periods
     fee_key: str | None = None  # which price-list line its deduction belongs to
     fee_net: int = 0  # the deduction's net (excl. VAT) part, 4 decimals
     settlement_id: str | None = None  # the settlement that swept it (never set on payouts)
     seq: int = 0  # creation order, breaks ties between rows created in the same second
+    # The parts of `deductions` that are not Mollie's fees (deductionDetails), each <= 0.
+    reservations: int = 0  # rolling reserve withheld
+    repayments: int = 0  # Mollie Capital repayment withheld
+    commissions: int = 0  # commissions (application fees) withheld
 
     @property
     def result(self) -> int:
         return self.initial + self.deductions
+
+    @property
+    def fees(self) -> int:
+        """deductionDetails.fees: what is left of `deductions` after the other parts (<= 0)."""
+        return self.deductions - self.reservations - self.repayments - self.commissions
+
+    def withhold(self, part: str, value: int) -> None:
+        """Withhold `value` (> 0 units) more as reservation / repayment / commission."""
+        setattr(self, part, getattr(self, part) - value)
+        self.deductions -= value
 
     @property
     def via_pending(self) -> bool:
@@ -225,6 +242,7 @@ class Settlement:
     chargeback_ids: list[str] = field(default_factory=list)
     capture_ids: list[str] = field(default_factory=list)
     bank_booking_date: int = NEVER  # the day the deposit lands on the merchant's bank account
+    failed_at: int = NEVER  # the payout was returned by the bank or canceled (status failed)
 
 
 @dataclass(slots=True)
@@ -252,5 +270,7 @@ class Invoice:
     vat: int
     gross: int
     vat_number: str
-    compensation: int  # what the invoice-compensation row gives back (+) or takes (−)
+    compensation: int  # what the invoice-rounding-compensation row gives back (+) or takes (−)
     compensation_transaction_id: str | None = None
+    collected: int = 0  # the not-prepaid part, taken from the balance by invoice-compensation
+    collection_transaction_id: str | None = None

@@ -43,6 +43,9 @@ SEPA_REASONS = (
     ("MD06", "Refund request by end customer"),
     ("MS02", "Refusal by the debtor"),
 )
+# Why a bank does not honour a direct debit (shown as details.bankReasonCode on a failed
+# payment); MD01 and MD06 are reversals the debtor asks for, which Mollie books as chargebacks.
+DEBIT_FAILURE_REASONS = tuple(r for r in SEPA_REASONS if r[0] not in ("MD01", "MD06"))
 CARD_REASONS = (
     ("10.4", "Other fraud: card-absent environment"),
     ("13.1", "Merchandise/services not received"),

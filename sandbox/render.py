@@ -1,5 +1,9 @@
 """World records → Mollie API v2 JSON objects, exactly as Mollie sends them.
 
+Length: one renderer per Mollie resource (payments, refunds, chargebacks, captures, customers,
+subscriptions, balances, transactions, settlements, invoices, profiles, organizations), kept
+together because they share the derived per-world state and the link conventions.
+
 Pure functions of (world, record, base): `base` is the API root the links point at
 (`http://host:port/v2`, built from the request's own Host header), and every state that changes
 over time (status, amountRefunded, settlementId, availableAmount, …) is derived from the record's
@@ -33,7 +37,7 @@ from sandbox.model import (
     Subscription,
 )
 from sandbox.money import amount
-from sandbox.people import BICS, make_person
+from sandbox.people import BICS, DEBIT_FAILURE_REASONS, make_person
 
 HAL = "application/hal+json"
 HTML = "text/html"
@@ -103,7 +107,16 @@ def payment_status(world: World, p: Payment) -> str:
         if p.capture_mode == "manual" and now >= p.authorized_at:
             return "authorized"
         return "pending" if p.method == "directdebit" else "open"
+    if now >= p.debit_failed_at:
+        return "failed"  # the debtor's bank returned the credited debit (`failed-payment`)
     return p.final_status
+
+
+def bank_reason(p: Payment) -> tuple[str, str]:
+    """The SEPA reason a failed direct debit carries (`details.bankReasonCode`, `bankReason`),
+    drawn from the payment id so it never changes."""
+    digest = hashlib.blake2b(f"bank-reason:{p.id}".encode(), digest_size=4).digest()
+    return DEBIT_FAILURE_REASONS[int.from_bytes(digest) % len(DEBIT_FAILURE_REASONS)]
 
 
 def _holder_name(p: Payment) -> str:
@@ -125,11 +138,14 @@ def _payment_details(p: Payment, status: str) -> dict[str, Any] | None:
         return None
     if p.method in ("ideal", "bancontact", "directdebit") and p.consumer_account:
         bic = BICS.get(p.consumer_account[4:8])
-        return {
+        details: dict[str, Any] = {
             "consumerName": p.consumer_name,
             "consumerAccount": p.consumer_account,
             "consumerBic": bic,
         }
+        if status == "failed":  # Mollie's docs: only on a failed direct debit
+            details["bankReasonCode"], details["bankReason"] = bank_reason(p)
+        return details
     if p.method in ("creditcard", "applepay") and p.card_number:
         return {
             "cardHolder": _holder_name(p),
@@ -204,7 +220,8 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
     captures = [world.by_id[x] for x in p.captures]
     settlement_id = None
     if status == "paid":
-        refunded = sum(r.amount for r in refunds)
+        # A refund the customer's bank sent back (status failed) no longer counts as refunded.
+        refunded = sum(r.amount for r in refunds if r.returned_at > now)
         charged_back = sum(c.amount for c in chargebacks)
         obj["amountRefunded"] = amount(refunded, cur)
         obj["amountRemaining"] = amount(max(0, p.amount - refunded - charged_back), cur)
@@ -218,6 +235,12 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
             obj["settlementId"] = settlement_id
     elif status == "authorized":
         obj["amountCaptured"] = amount(0, cur)
+    elif status == "failed" and p.paid_at <= now:
+        # A returned direct debit: its credit (and the failed-payment row) stay on the ledger,
+        # so the settlement that swept the credit still names it.
+        settlement_id = _row_settlement(world, p.transaction_id)
+        if settlement_id:
+            obj["settlementId"] = settlement_id
 
     if p.authorized_at <= now:
         obj["authorizedAt"] = iso(p.authorized_at)
@@ -230,6 +253,8 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
         }.get(p.final_status)
         if key:
             obj[key] = iso(p.final_at)
+    if p.debit_failed_at <= now:
+        obj["failedAt"] = iso(p.debit_failed_at)
     obj["details"] = _payment_details(p, status)
 
     links: dict[str, Any] = {
@@ -259,8 +284,17 @@ def render_payment(world: World, p: Payment, base: str) -> dict[str, Any]:
     return obj
 
 
+def refund_status(world: World, r: Refund) -> str:
+    now = world.now
+    if now < r.processed_at:
+        return "pending"
+    # Mollie's refund statuses: "failed: the refund has failed after processing (e.g. the
+    # customer closed the account); the funds are returned to your account" (`returned-refund`).
+    return "failed" if now >= r.returned_at else "refunded"
+
+
 def render_refund(world: World, r: Refund, base: str) -> dict[str, Any]:
-    status = "pending" if world.now < r.processed_at else "refunded"
+    status = refund_status(world, r)
     obj: dict[str, Any] = {
         "resource": "refund",
         "id": r.id,
@@ -450,6 +484,49 @@ def render_balance(world: World, b: Balance, base: str) -> dict[str, Any]:
     }
 
 
+def _deduction_details(r: BalanceTransaction) -> dict[str, Any] | None:
+    """Only the applicable parts, as Mollie sends them (null when nothing was deducted)."""
+    if not r.deductions:
+        return None
+    cur = r.currency
+    parts = (
+        ("fees", r.fees),
+        ("commissions", r.commissions),
+        ("repayments", r.repayments),
+        ("reservations", r.reservations),
+    )
+    return {name: amount(value, cur) for name, value in parts if value}
+
+
+# The description Mollie adds to the context next to each id, taken from the object it names.
+_DESCRIBED = (
+    ("paymentId", "paymentDescription", "description"),
+    ("refundId", "refundDescription", "description"),
+    ("captureId", "captureDescription", None),
+    ("chargebackId", "chargebackDescription", None),
+)
+
+
+def _context(world: World, r: BalanceTransaction) -> dict[str, str] | None:
+    if not r.context:
+        return None
+    ctx = dict(r.context)
+    for id_key, text_key, attr in _DESCRIBED:
+        if id_key not in ctx or text_key in ctx:
+            continue
+        obj = world.by_id.get(ctx[id_key])
+        if obj is None:
+            continue
+        if attr is not None:
+            ctx[text_key] = getattr(obj, attr)
+        elif id_key == "captureId":
+            payment = world.by_id.get(obj.payment_id)
+            ctx[text_key] = f"Capture {payment.description}" if payment else "Capture"
+        else:
+            ctx[text_key] = obj.reason_description or "Chargeback"
+    return ctx
+
+
 def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -> dict[str, Any]:
     cur = r.currency
     return {
@@ -459,8 +536,8 @@ def render_balance_transaction(world: World, r: BalanceTransaction, base: str) -
         "resultAmount": amount(r.result, cur),
         "initialAmount": amount(r.initial, cur),
         "deductions": amount(r.deductions, cur) if r.deductions else None,
-        "deductionDetails": {"fees": amount(r.deductions, cur)} if r.deductions else None,
-        "context": dict(r.context) if r.context else None,
+        "deductionDetails": _deduction_details(r),
+        "context": _context(world, r),
         "createdAt": iso(r.created_at),
     }
 
@@ -475,6 +552,9 @@ def _period_line(line, cur: str) -> dict[str, Any]:
         "count": line.count,
     }
     if line.kind == "cost":
+        # A part of the rate that does not apply is null, not left out: Mollie's own settlement
+        # examples (the OpenAPI description's and both SDKs' fixtures) send `"percentage": null`
+        # on fixed-only rates, though the schema types it a string (sandbox/README.md).
         out["rate"] = {
             "fixed": amount(line.rate_fixed, cur) if line.rate_fixed is not None else None,
             "percentage": line.rate_percentage,
@@ -505,6 +585,8 @@ def render_settlement(world: World, s: Settlement, base: str) -> dict[str, Any]:
         month = periods.setdefault(f"{line.year:04d}", {}).setdefault(f"{line.month:02d}", None)
         if month is None:
             inv = d.invoice_of_month.get((s.balance_id, line.year, line.month))
+            # Null until the month is invoiced, as in the description's examples of the open and
+            # next settlements (its schema types both string or null).
             month = periods[f"{line.year:04d}"][f"{line.month:02d}"] = {
                 "revenue": [],
                 "costs": [],
@@ -515,6 +597,8 @@ def render_settlement(world: World, s: Settlement, base: str) -> dict[str, Any]:
     invoice = settlement_invoice(world, s)
     if volatile:
         status = "open"
+    elif s.failed_at <= world.now:
+        status = "failed"  # the bank returned the payout, or it was canceled
     else:
         status = "pending" if world.now < s.paidout_at else "paidout"
     obj: dict[str, Any] = {

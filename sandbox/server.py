@@ -1,5 +1,8 @@
 """The sandbox's HTTP face: a read-only Mollie API v2 server over real HTTP.
 
+Length: the route table, Mollie's pagination, credentials rules, errors and fault injection for
+every endpoint in one place, so that every endpoint answers by the same rules.
+
     with SandboxServer(SandboxConfig.from_cli(seed=7, payments=600, days=45,
                                               now="2026-11-01T00:00:00Z")) as server:
         httpx.get(f"{server.base_url}/payments",

@@ -129,7 +129,7 @@ class Tracked:
 
 
 def _refund_state(world: World, r: Refund) -> str:
-    return render.render_refund(world, r, API)["status"]  # the renderer is the one source
+    return render.refund_status(world, r)
 
 
 def _chargeback_state(world: World, c: Chargeback) -> str:
@@ -138,9 +138,12 @@ def _chargeback_state(world: World, c: Chargeback) -> str:
 
 def _payout_state(world: World, s: Settlement) -> str | None:
     # A settlement is the sandbox's payout: created when the balance pays out, "paidout" once
-    # the transfer lands. Mollie's payout entity is not documented; the settlement stands in.
+    # the transfer lands, "failed" when the bank returned it or it was canceled after it was
+    # initiated (Mollie's `payout.failed`: "failed after creation, including bank rejections and
+    # post-submission cancellations"; `payout.canceled` is only for a payout canceled before it
+    # was submitted, which automatic payouts never are). The settlement stands in for the payout.
     status = render.render_settlement(world, s, API)["status"]
-    return {"pending": "initiated", "paidout": "completed"}.get(status)
+    return {"pending": "initiated", "paidout": "completed", "failed": "failed"}.get(status)
 
 
 TRACKED: tuple[Tracked, ...] = (
@@ -178,12 +181,14 @@ EVENT_TYPES = frozenset(
         "payment.pending",
         "refund.pending",
         "refund.refunded",
+        "refund.failed",
         "chargeback.received",
         "chargeback.reversed",
         "capture.succeeded",
         "balance-transaction.created",
         "payout.initiated",
         "payout.completed",
+        "payout.failed",
     }
 )
 

@@ -18,6 +18,7 @@ import duckdb
 from extract.records import HINTS, TABLES
 from transforms.config import LedgerConfig
 from transforms.models import Model, discover
+from transforms.seeds import load_seeds
 
 _DUCKDB_TYPES = {
     "text": "VARCHAR",
@@ -38,22 +39,30 @@ def _kind_of(hint: dict) -> str:
 
 
 def ensure_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Create empty `mollie.*` tables that dlt has not created yet (no rows ever loaded).
+    """Create empty `mollie.*` tables that dlt has not created yet (no rows ever loaded), and
+    add contract columns an older load did not have yet (all NULL).
 
     dlt creates a table only when its resource yields rows; a merchant without chargebacks
-    must still get a (empty) chargeback mart instead of a missing-table error.
+    must still get a (empty) chargeback mart instead of a missing-table error. Likewise a column
+    added to the table contract reaches an existing table only with the next load that carries
+    rows for it; until then the models must still build. dlt compares its schema with the
+    table's actual columns, so a later load does not add the column twice.
     """
     con.execute("create schema if not exists mollie")
-    existing = {
-        r[0]
-        for r in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'mollie'"
-        ).fetchall()
-    }
+    existing: dict[str, set[str]] = {}
+    for table_name, column_name in con.execute(
+        "select table_name, column_name from information_schema.columns "
+        "where table_schema = 'mollie'"
+    ).fetchall():
+        existing.setdefault(table_name, set()).add(column_name)
     for name, table in TABLES.items():
+        columns = {col: _DUCKDB_TYPES[_kind_of(hint)] for col, hint in table.columns().items()}
         if name in existing:
+            for col, duck_type in columns.items():
+                if col not in existing[name]:
+                    con.execute(f'alter table mollie.{name} add column "{col}" {duck_type}')
             continue
-        cols = [f'"{col}" {_DUCKDB_TYPES[_kind_of(hint)]}' for col, hint in table.columns().items()]
+        cols = [f'"{col}" {duck_type}' for col, duck_type in columns.items()]
         cols += ['"_dlt_load_id" VARCHAR', '"_dlt_id" VARCHAR']
         con.execute(f"create table mollie.{name} ({', '.join(cols)})")
 
@@ -71,7 +80,7 @@ def _pii_hasher(key: str):
 
 
 def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) -> None:
-    """Make a connection ready to build models: UDFs, `config.*` tables, raw tables."""
+    """Ready a connection to build models: UDFs, `config.*` and `seeds.*` tables, raw tables."""
     try:
         con.remove_function("pii_hash")
     except (duckdb.InvalidInputException, duckdb.CatalogException):
@@ -98,17 +107,26 @@ def prepare(con: duckdb.DuckDBPyConnection, config: LedgerConfig, pii_key: str) 
     con.executemany("insert into config.tolerances values (?, ?)", list(config.tolerances.items()))
     con.execute(
         "create or replace table config.settings (company varchar, cost_center varchar, "
-        "match_window_business_days integer, forecast_horizon_days integer)"
+        "match_window_business_days integer, forecast_horizon_days integer, "
+        "vat_registered boolean)"
     )
     con.execute(
-        "insert into config.settings values (?, ?, ?, ?)",
+        "insert into config.settings values (?, ?, ?, ?, ?)",
         [
             config.company,
             config.cost_center,
             config.match_window_business_days,
             config.forecast_horizon_days,
+            config.vat_registered,
         ],
     )
+    con.execute(
+        "create or replace table config.parties "
+        "(role varchar primary key, party_type varchar, party varchar)"
+    )
+    for role, (kind, party) in config.parties.items():
+        con.execute("insert into config.parties values (?, ?, ?)", [role, kind, party])
+    load_seeds(con)
     ensure_raw_tables(con)
     con.execute("create schema if not exists bank")
     con.execute(

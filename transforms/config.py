@@ -7,6 +7,7 @@ it comes only from the environment (`MOLLIE_LEDGER_PII_KEY`) and is never writte
 
 from __future__ import annotations
 
+import csv
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -20,7 +21,18 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "config" / "ledger.tom
 # Used only against the built-in sandbox, whose PII is invented; a real token requires a key.
 SANDBOX_PII_KEY = "mollie-ledger-sandbox-demo-key"
 
-ACCOUNT_ROLES = ("bank", "receipts", "refunds", "chargebacks", "fees", "input_vat", "rounding")
+ACCOUNT_ROLES_SEED = Path(__file__).resolve().parent / "seeds" / "account_roles.csv"
+# Parties ERPNext accepts on a Receivable (Customer) or Payable (Supplier) account row.
+PARTY_TYPES = ("Customer", "Supplier")
+
+
+def _account_roles() -> tuple[str, ...]:
+    """The roles [books.accounts] must name: the seed's, except `clearing` (per currency)."""
+    with ACCOUNT_ROLES_SEED.open(encoding="utf-8", newline="") as handle:
+        return tuple(row["role"] for row in csv.DictReader(handle) if row["role"] != "clearing")
+
+
+ACCOUNT_ROLES = _account_roles()
 CHECKS = (
     "ledger_row_arithmetic",
     "payout_transfer_amount",
@@ -30,6 +42,7 @@ CHECKS = (
     "balance_report_vs_ledger",
     "fee_invoice",
     "bank_deposit_amount",
+    "rounding",
 )
 
 
@@ -44,6 +57,8 @@ class LedgerConfig:
     clearing_accounts: dict[str, str]
     accounts: dict[str, str]
     tolerances: dict[str, Decimal]
+    vat_registered: bool = True
+    parties: dict[str, tuple[str, str]] = field(default_factory=dict)  # role → (type, party)
     match_window_business_days: int = 3
     forecast_horizon_days: int = 14
     pii_key: str = field(default="", repr=False)
@@ -65,9 +80,18 @@ class LedgerConfig:
         base = tomllib.loads(DEFAULT_CONFIG.read_text(encoding="utf-8"))
         merged = _merge(base, data)
         books = merged["books"]
-        missing = [r for r in ACCOUNT_ROLES if not books["accounts"].get(r)]
+        vat_registered = books.get("vat_registered", True)
+        if not isinstance(vat_registered, bool):
+            raise ConfigError(f"{chosen}: [books] vat_registered must be true or false")
+        # Without a VAT registration there is no input VAT to reclaim: no account is needed.
+        needed = [r for r in ACCOUNT_ROLES if vat_registered or r != "input_vat"]
+        missing = [r for r in needed if not books["accounts"].get(r)]
         if missing:
             raise ConfigError(f"{chosen}: [books.accounts] needs {', '.join(missing)}")
+        if not str(books.get("cost_center", "")).strip():
+            # ERPNext fills a missing cost centre from the company but refuses an empty one.
+            raise ConfigError(f"{chosen}: [books] cost_center must name an ERPNext Cost Center")
+        parties = _parties(chosen, books.get("parties", {}))
         tolerances = {}
         for check in CHECKS:
             raw = str(merged["tolerances"].get(check, "0"))
@@ -82,8 +106,10 @@ class LedgerConfig:
             company=books["company"],
             cost_center=books["cost_center"],
             clearing_accounts=dict(books["clearing_accounts"]),
-            accounts=dict(books["accounts"]),
+            accounts={r: a for r, a in books["accounts"].items() if a},
             tolerances=tolerances,
+            vat_registered=vat_registered,
+            parties=parties,
             match_window_business_days=int(merged["bank"]["match_window_business_days"]),
             forecast_horizon_days=int(merged["forecast"]["horizon_days"]),
             pii_key=env.get(ENV_PII_KEY, ""),
@@ -107,6 +133,28 @@ def require_pii_key(pii_key: str, using_sandbox: bool) -> str:
         "keyed hash and the key must come from the environment (e.g. `openssl rand -hex 32`); "
         "keep it stable, or pseudonyms change between runs."
     )
+
+
+def _parties(chosen: Path, raw: Any) -> dict[str, tuple[str, str]]:
+    """[books.parties]: role = { party_type = "Customer", party = "…" }, checked here so that
+    what the configuration offers is what ERPNext accepts."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{chosen}: [books.parties] must be a table of role = {{...}}")
+    parties = {}
+    for role, spec in raw.items():
+        where = f"{chosen}: [books.parties] {role}"
+        if role not in ACCOUNT_ROLES:
+            raise ConfigError(f"{where}: not an account role ({', '.join(ACCOUNT_ROLES)})")
+        if not isinstance(spec, dict):
+            raise ConfigError(f'{where} must be {{ party_type = "Customer", party = "…" }}')
+        party_type = spec.get("party_type", "Customer")
+        party = str(spec.get("party", "")).strip()
+        if party_type not in PARTY_TYPES:
+            raise ConfigError(f"{where}: party_type must be one of {', '.join(PARTY_TYPES)}")
+        if not party:
+            raise ConfigError(f"{where}: party must name the {party_type} in ERPNext")
+        parties[role] = (party_type, party)
+    return parties
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +17,18 @@ from cli.main import main
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["sandbox"], ["demo"], ["run"], ["extract"], ["export"], ["webhooks"]]
+    "command",
+    [
+        [],
+        ["sandbox"],
+        ["demo"],
+        ["run"],
+        ["extract"],
+        ["export"],
+        ["webhooks"],
+        ["query"],
+        ["shell"],
+    ],
 )
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, [*command, "--help"])
@@ -100,7 +112,12 @@ def test_demo_runs_the_pipeline_and_reports(tmp_path, restore_environ):
     assert result.exit_code == 0, result.output
     assert "Reconciliation findings: none" in result.output
     assert "matched to a bank deposit" in result.output
+    identity = re.search(r"Clearing identity .*: (\d+) days checked .*, (\d+) off", result.output)
+    assert identity is not None, result.output
+    assert int(identity.group(1)) >= 30 and int(identity.group(2)) == 0
     assert (tmp_path / "demo" / "mollie_ledger.duckdb").exists()
+    published = tmp_path / "demo" / "mollie_ledger.published.duckdb"
+    assert f"Published for analysts: {published} (run " in result.output
     report = tmp_path / "demo" / "report" / "index.html"
     assert f"Financial report: {report.resolve()}" in result.output
     assert "<h2>Payouts</h2>" in report.read_text(encoding="utf-8")

@@ -236,7 +236,7 @@ def test_unknown_enum_values_load_as_sent(tmp_path, sandbox, measured) -> None:
         tried=kept,
         lost=len(sandbox.world.payments) - kept,
         duplicated=0,
-        note="loads as sent (raw keeps Mollie's text; unknown ledger types fall in 'other')",
+        note="loads as sent (raw keeps Mollie's text; an unknown ledger type is a finding)",
     )
 
 

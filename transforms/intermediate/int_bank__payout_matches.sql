@@ -3,7 +3,10 @@
 -- its bank reference first (in the description or end-to-end id); what is left matches by exact
 -- amount within ±N business days (config.settings.match_window_business_days) of the payout
 -- date, nearest date first, each side used once. Only settlements inside the period the loaded
--- statements cover are expected to have a deposit.
+-- statements cover are expected to have a deposit. Coverage is decided per settlement before it
+-- is joined (any statement account of its currency, or its balance's payout account when Mollie
+-- names one), so a settlement is one row even when several statement accounts share its
+-- currency.
 with settings as (
     select match_window_business_days as window_days from config.settings
 ),
@@ -23,6 +26,15 @@ coverage as (
     select account_hash, currency, min(booking_date) as first_day, max(booking_date) as last_day
     from staging.stg_bank__statement_lines
     group by all
+),
+
+expected as (
+    select p.settlement_id, bool_or(p.settled_date between c.first_day and c.last_day) as covered
+    from payouts as p
+    join coverage as c
+        on c.currency = p.currency
+        and (p.payout_account_hash is null or c.account_hash = p.payout_account_hash)
+    group by p.settlement_id
 ),
 
 by_reference as (
@@ -88,11 +100,8 @@ select
                    interval 1 day) as r(day)
         where dayofweek(r.day) not in (0, 6)
     ) as business_days_apart,
-    c.account_hash is not null
-        and p.settled_date between c.first_day and c.last_day as deposit_expected
+    coalesce(e.covered, false) as deposit_expected
 from payouts as p
 left join matches as m using (settlement_id)
 left join deposits as d on d.source_file = m.source_file and d.line_no = m.line_no
-left join coverage as c
-    on c.currency = p.currency
-    and (p.payout_account_hash is null or c.account_hash = p.payout_account_hash)
+left join expected as e using (settlement_id)

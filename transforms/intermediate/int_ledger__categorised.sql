@@ -1,29 +1,47 @@
--- grain: one row per balance transaction, with its reporting category.
--- Categories (like Fivetran's reporting_category over Stripe types; Mollie's type list is open,
--- so unknown types fall into 'other' instead of failing):
---   payment: payment, capture            refund: refund, refund-compensation, returned-refund
---   chargeback: chargeback, chargeback-compensation      chargeback_reversal: chargeback-reversal,
---   reversed-chargeback-compensation     payout: outgoing-transfer, outgoing-custom-amount-transfer
---   payout_reversal: canceled-transfer, returned-transfer
---   compensation: invoice-compensation, invoice-rounding-compensation
---   fee: payment-fee, balance-charge-fee, application-fee, fee-prepayment      other: the rest
--- gross = initialAmount, fee = deductions (Mollie's VAT-inclusive fees, <= 0), net = resultAmount.
+-- grain: one row per balance transaction, with its category and account role from the type map.
+-- The type map is seeds.balance_transaction_types (transforms/seeds/balance_transaction_types.csv,
+-- documented in docs/type-map.md): every type Mollie documents, with its category, the account
+-- role its gross books to, the sign Mollie gives its initialAmount and how a settlement claims it
+-- (settlement_tie: object = by the payment/refund/chargeback/capture the settlement lists,
+-- payout = the settlement's own outgoing transfer, window = by time). A type the map does not know
+-- keeps category NULL (type_known false): reconciliation_exceptions reports it as a blocking
+-- finding and holds its settlement; nothing is sent to a catch-all.
+-- Amounts, all DECIMAL with Mollie's signs:
+--   gross                  initialAmount
+--   fee_deduction          deductionDetails.fees; the whole of deductions only where Mollie sent
+--                          no deductionDetails at all (older rows), never when it split them
+--   reservation_deduction  deductionDetails.reservations (rolling reserve withheld, <= 0)
+--   repayment_deduction    deductionDetails.repayments (Mollie Capital loan repaid, <= 0)
+--   commission_deduction   deductionDetails.commissions (application fees, commissions, <= 0)
+--   net                    resultAmount
+-- gross + the four deductions = net when Mollie's details add up to its deductions
+-- (reconciliation_exceptions checks both).
+with transactions as (
+    select
+        t.*,
+        t.deduction_fees is null
+            and t.deduction_reservations is null
+            and t.deduction_repayments is null
+            and t.deduction_commissions is null as has_no_deduction_details
+    from staging.stg_mollie__balance_transactions as t
+)
+
 select
-    t.*,
-    case
-        when t.type in ('payment', 'capture') then 'payment'
-        when t.type in ('refund', 'refund-compensation', 'returned-refund') then 'refund'
-        when t.type in ('chargeback', 'chargeback-compensation') then 'chargeback'
-        when t.type in ('chargeback-reversal', 'reversed-chargeback-compensation')
-            then 'chargeback_reversal'
-        when t.type in ('outgoing-transfer', 'outgoing-custom-amount-transfer') then 'payout'
-        when t.type in ('canceled-transfer', 'returned-transfer') then 'payout_reversal'
-        when t.type in ('invoice-compensation', 'invoice-rounding-compensation') then 'compensation'
-        when t.type in ('payment-fee', 'balance-charge-fee', 'application-fee', 'fee-prepayment')
-            then 'fee'
-        else 'other'
-    end as category,
+    t.* exclude (has_no_deduction_details),
+    m.category,
+    m.account_role,
+    m.initial_sign,
+    m.context_object,
+    m.settlement_tie,
+    m.type is not null as type_known,
     t.initial_amount as gross,
-    t.deductions as fee,
+    case
+        when t.has_no_deduction_details then t.deductions
+        else coalesce(t.deduction_fees, 0)
+    end as fee_deduction,
+    coalesce(t.deduction_reservations, 0) as reservation_deduction,
+    coalesce(t.deduction_repayments, 0) as repayment_deduction,
+    coalesce(t.deduction_commissions, 0) as commission_deduction,
     t.result_amount as net
-from staging.stg_mollie__balance_transactions as t
+from transactions as t
+left join seeds.balance_transaction_types as m on m.type = t.type

@@ -1,10 +1,15 @@
 -- grain: one row per (settlement, balance transaction) that the settlement swept.
 -- Which ledger rows a payout swept, derived from data independent of the settlement's amount:
---   * rows tied to an object the settlement lists: payment/capture rows of its payments,
---     refund rows of its refunds, chargeback rows of its chargebacks;
---   * rows tied to no listed object (chargeback reversals, invoice compensation, fees, other),
---     created in the settlement's window: after the previous settlement of the same balance,
---     up to and including its own payout moment.
+--   * the original rows of an object the settlement lists (type map settlement_tie 'object'):
+--     payment and capture rows of its payments, capture rows of its captures, refund rows of its
+--     refunds, chargeback rows of its chargebacks;
+--   * every other row (settlement_tie 'window', and a type the map does not know), created in the
+--     settlement's window: after the previous settlement of the same balance, up to and
+--     including its own payout moment. A row that arrives later (a returned refund weeks after
+--     its refund, a chargeback reversal, a bounced payout) belongs to the settlement whose window
+--     holds it, never to the one that listed the original, so a settlement already tied out
+--     keeps its rows when later ones arrive.
+--   * payout rows (settlement_tie 'payout') are the settlement's own transfer, not swept.
 -- A row claimed by two settlements appears twice here; reconciliation_exceptions reports it.
 with settlements as (
     select
@@ -25,15 +30,27 @@ ledger as (
 by_object as (
     select sp.settlement_id, l.transaction_id, 'payment' as link
     from staging.stg_mollie__settlement_payments as sp
-    join ledger as l on l.payment_id = sp.payment_id and l.category = 'payment'
-    union all
+    join ledger as l
+        on l.payment_id = sp.payment_id and l.settlement_tie = 'object'
+        and l.context_object in ('payment', 'capture')
+    union
+    select sc.settlement_id, l.transaction_id, 'payment'
+    from staging.stg_mollie__settlement_captures as sc
+    join ledger as l
+        on l.capture_id = sc.capture_id and l.settlement_tie = 'object'
+        and l.context_object = 'capture'
+    union
     select sr.settlement_id, l.transaction_id, 'refund'
     from staging.stg_mollie__settlement_refunds as sr
-    join ledger as l on l.refund_id = sr.refund_id and l.category = 'refund'
-    union all
+    join ledger as l
+        on l.refund_id = sr.refund_id and l.settlement_tie = 'object'
+        and l.context_object = 'refund'
+    union
     select sc.settlement_id, l.transaction_id, 'chargeback'
     from staging.stg_mollie__settlement_chargebacks as sc
-    join ledger as l on l.chargeback_id = sc.chargeback_id and l.category = 'chargeback'
+    join ledger as l
+        on l.chargeback_id = sc.chargeback_id and l.settlement_tie = 'object'
+        and l.context_object = 'chargeback'
 ),
 
 by_window as (
@@ -43,7 +60,7 @@ by_window as (
         on l.balance_id = s.balance_id
         and l.created_at <= s.paid_at
         and (s.previous_paid_at is null or l.created_at > s.previous_paid_at)
-    where l.category in ('chargeback_reversal', 'compensation', 'fee', 'other', 'payout_reversal')
+    where l.settlement_tie = 'window' or l.settlement_tie is null
 )
 
 select settlement_id, transaction_id, link from by_object

@@ -32,7 +32,8 @@ daily as (
     select d.balance_id, d.day, coalesce(sum(l.net), 0) as net
     from days as d
     left join ledger as l
-        on l.balance_id = d.balance_id and l.created_date = d.day and l.category <> 'payout'
+        on l.balance_id = d.balance_id and l.created_date = d.day
+        and l.category is distinct from 'payout'
     group by all
 ),
 
@@ -46,7 +47,7 @@ stats as (
 ),
 
 last_day as (
-    select l.balance_id, coalesce(sum(l.net) filter (where l.category <> 'payout'), 0) as net
+    select l.balance_id, coalesce(sum(l.net) filter (where l.category is distinct from 'payout'), 0) as net
     from ledger as l, as_of as a
     where l.created_date = a.today
     group by all

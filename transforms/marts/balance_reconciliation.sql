@@ -4,6 +4,8 @@
 -- and the report's movements (pending + immediatelyAvailable: everything that hit the balance
 -- that day) against the ledger rows created that day (Amsterdam time), which Mollie reports
 -- separately: a missing or changed ledger row shows up as ledger_difference.
+-- Mollie answers a report with `until` = the last day it covers (a request for until=D+1 echoes
+-- until=D), so the window is date_from ..= date_until.
 with nodes as (
     select * from staging.stg_mollie__balance_reports where depth = 0 and grouping = 'status-balances'
 ),
@@ -40,7 +42,7 @@ ledger_per_report as (
     join ledger_days as l
         on l.balance_id = r.balance_id
         and l.created_date >= r.date_from
-        and l.created_date < r.date_until
+        and l.created_date <= r.date_until
     group by r.report_id
 )
 

@@ -26,12 +26,13 @@ cases as (
         c.reversed_at,
         c.is_reversed,
         c.settlement_id,
-        -l.fee as fee,
+        -l.fee_deduction as fee,
         l.net as ledger_net
     from staging.stg_mollie__chargebacks as c
     left join staging.stg_mollie__payments as p using (payment_id)
     left join intermediate.int_ledger__categorised as l
         on l.chargeback_id = c.chargeback_id and l.category = 'chargeback'
+        and l.settlement_tie = 'object'
 ),
 
 history as (

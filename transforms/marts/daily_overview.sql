@@ -1,8 +1,11 @@
 -- grain: one row per Amsterdam day and currency, every day from the first ledger row to the last.
 -- group: revenue
 -- From the ledger (Fivetran's daily overview over Stripe balance transactions, Mollie's terms):
--- sales, refunds, chargebacks and reversals at gross; fees = Σ deductions (negative); other =
--- compensation and other rows at gross; net_activity = Σ net of everything but payouts; payouts =
+-- sales, refunds, chargebacks and reversals at gross; fees = what Mollie charged (negative): fee
+-- deductions plus the gross of fee rows (payment-fee, …) and of invoice compensation; other = the
+-- gross of every other category (failed payments, reserves, loans, commissions, split payments,
+-- corrections, top-ups, bounced payouts, and unknown types) and the reservation, repayment and
+-- commission deductions; net_activity = Σ net of everything but payouts; payouts =
 -- money sent to the bank (positive); ending_balance = pending + available at the end of the day
 -- (running Σ net of every row, payouts included).
 with ledger as (
@@ -26,10 +29,15 @@ daily as (
         sum(gross) filter (where category = 'chargeback') as chargebacks,
         count(*) filter (where category = 'chargeback') as chargebacks_count,
         sum(gross) filter (where category = 'chargeback_reversal') as chargeback_reversals,
-        sum(fee) as fees,
-        sum(gross) filter (where category in ('compensation', 'fee', 'other', 'payout_reversal'))
-            as other,
-        sum(net) filter (where category <> 'payout') as net_activity,
+        sum(fee_deduction)
+            + coalesce(sum(gross) filter (where category in ('fee', 'compensation')), 0) as fees,
+        coalesce(sum(gross) filter (
+            where category is null or category not in (
+                'payment', 'refund', 'chargeback', 'chargeback_reversal', 'fee', 'compensation',
+                'payout'
+            )
+        ), 0) + sum(reservation_deduction + repayment_deduction + commission_deduction) as other,
+        sum(net) filter (where category is distinct from 'payout') as net_activity,
         -sum(net) filter (where category = 'payout') as payouts,
         count(*) filter (where category = 'payout') as payouts_count,
         sum(net) as balance_change

@@ -1,8 +1,14 @@
 -- grain: one row per Mollie fee invoice (month × currency).
 -- Mollie deducts fees VAT-inclusive in real time, rounded per transaction; its monthly invoice
 -- charges VAT on the month's net total; the rounding difference comes back as
--- invoice-compensation ledger rows pointing at the invoice. So, per invoice month (Amsterdam):
---   Σ −deductions of the month's ledger rows − Σ its compensation rows = invoice gross.
+-- invoice-compensation (and invoice-rounding-compensation) ledger rows pointing at the invoice.
+-- What Mollie invoices is what it withheld as fees: deductionDetails.fees on every row, whatever
+-- its type (a fee row such as payment-fee, failed-payment-fee or balance-charge-fee moves nothing
+-- but its fee, carried there with initialAmount 0), never the reservations, repayments or
+-- commissions withheld. So, per invoice month (Amsterdam):
+--   ledger_fees − Σ its compensation rows = invoice gross, ledger_fees = −Σ fee deductions.
+-- The gross of a fee-category row (a returned managed fee) is booked to fees but is not on the
+-- invoice.
 with invoices as (
     select
         i.invoice_id,
@@ -21,7 +27,10 @@ with invoices as (
 ),
 
 monthly_fees as (
-    select currency, date_trunc('month', created_date)::date as month, -sum(fee) as fees
+    select
+        currency,
+        date_trunc('month', created_date)::date as month,
+        -sum(fee_deduction) as fees
     from intermediate.int_ledger__categorised
     group by all
 ),

@@ -1,7 +1,10 @@
 -- grain: one row per month (Amsterdam), currency and method: what Mollie charged, from the ledger.
 -- group: revenue
 -- method is the payment method for payment and capture rows, 'refund' / 'chargeback' for those
--- fees; fees are VAT-inclusive (as deducted); effective_rate = fees / gross payment volume.
+-- fees, else the category ('fee' for fee rows such as payment-fee, 'compensation' for invoice
+-- compensation, 'unknown_type' for a type the type map lacks); fees are VAT-inclusive: the fee
+-- deductions plus the gross of fee and compensation rows; effective_rate = fees / gross payment
+-- volume.
 with ledger as (
     select
         l.*,
@@ -9,8 +12,10 @@ with ledger as (
             when 'payment' then coalesce(p.method, 'unknown')
             when 'refund' then 'refund'
             when 'chargeback' then 'chargeback'
-            else l.category
-        end as method
+            else coalesce(l.category, 'unknown_type')
+        end as method,
+        l.fee_deduction
+            + case when l.category in ('fee', 'compensation') then l.gross else 0 end as charged
     from intermediate.int_ledger__categorised as l
     left join staging.stg_mollie__payments as p using (payment_id)
 )
@@ -19,14 +24,14 @@ select
     date_trunc('month', created_date)::date as month,
     currency,
     method,
-    count(*) filter (where fee <> 0) as charged_transactions,
+    count(*) filter (where charged <> 0) as charged_transactions,
     sum(gross) filter (where category = 'payment') as payment_volume,
-    -sum(fee) as fees,
+    -sum(charged) as fees,
     case
         when sum(gross) filter (where category = 'payment') > 0
-            then round(-sum(fee) / sum(gross) filter (where category = 'payment'), 6)
+            then round(-sum(charged) / sum(gross) filter (where category = 'payment'), 6)
     end as effective_rate
 from ledger
-where category <> 'payout'
+where category is distinct from 'payout'
 group by all
-having sum(fee) <> 0 or sum(gross) filter (where category = 'payment') is not null
+having sum(charged) <> 0 or sum(gross) filter (where category = 'payment') is not null

@@ -1,80 +1,64 @@
 -- grain: one row per line of an export-ready journal entry (posting key × line number).
--- Settlement entries (docs/accounting.md), for every paid-out settlement that reconciles (matched or
--- within_tolerance; a mismatch waits in review), one signed amount per role, credit > 0:
---   bank         −amount                      (the payout lands: debit)
---   receipts     Σ gross of payments           (credit)
---   refunds      Σ gross of refunds            (negative: debit)
---   chargebacks  Σ gross of chargebacks and reversals (net, usually a debit)
---   fees         Σ deductions                  (negative: debit, VAT-inclusive)
---   rounding     Σ gross of compensation and other rows + the difference within tolerance
--- These sum to zero by the ledger identity (amount = Σ net swept + difference), so every entry
--- balances exactly; amounts are 2-decimal already, rounded explicitly anyway.
--- Fee VAT entries, per reconciled Mollie fee invoice: the VAT part of the month's fees moves
--- from fees to input VAT (debit input_vat, credit fees).
--- Profit-and-loss roles carry the configured cost centre; zero lines are left out.
+-- The lines of every entry marts.journal_entry_status holds ready, one per account role, with the
+-- amounts of intermediate.int_journal__ledger_lines (signed as debits there; here split into
+-- debit and credit, both >= 0, one of them zero). Per role, the account: the balance's clearing
+-- account for `clearing` ([books.clearing_accounts]), else [books.accounts]. Rounding is what an
+-- entry needs to balance, never more than its tolerance (the status holds an entry otherwise),
+-- so every entry balances exactly. Fee-VAT entries: input_vat debit, fees credit, the invoice's
+-- VAT. Roles the seed account_roles marks profit_and_loss carry the configured cost centre;
+-- roles with a party under [books.parties] carry it (ERPNext requires one on a Receivable or
+-- Payable account). Zero lines are left out.
 with cfg as (
     select * from config.settings
 ),
 
-accounts as (
-    select role, account from config.accounts
-),
-
-settlements as (
-    select *
-    from marts.settlement_reconciliation
-    where settlement_status = 'paidout' and status in ('matched', 'within_tolerance')
-),
-
-settlement_amounts as (
-    select settlement_id, currency, role, signed_credit
-    from settlements,
-    lateral (values
-        (1, 'bank', -amount),
-        (2, 'receipts', payments_gross),
-        (3, 'refunds', refunds_gross),
-        (4, 'chargebacks', chargebacks_gross + reversals_gross),
-        (5, 'fees', fees),
-        (6, 'rounding', other_gross + difference_ledger)
-    ) as r(line_order, role, signed_credit)
-),
-
-fee_vat as (
-    select f.invoice_id, f.currency, f.invoice_vat
-    from marts.fee_invoice_reconciliation as f
-    join config.tolerances as t on t.check_name = 'fee_invoice'
-    where abs(f.difference) <= t.tolerance and f.invoice_vat <> 0
+ready as (
+    select posting_key, entry_type, currency, imbalance
+    from marts.journal_entry_status
+    where hold_reason is null
 ),
 
 signed as (
-    select 'mollie-settlement-' || settlement_id as posting_key, currency, role,
-           round(signed_credit, 2) as signed_credit
-    from settlement_amounts
+    select l.posting_key, l.currency, l.role, l.amount
+    from intermediate.int_journal__ledger_lines as l
+    join ready as r using (posting_key)
     union all
-    select 'mollie-fee-vat-' || invoice_id, currency, 'input_vat', -round(invoice_vat, 2)
-    from fee_vat
+    select posting_key, currency, 'rounding', -imbalance
+    from ready
+    where entry_type <> 'fee_vat' and imbalance <> 0
     union all
-    select 'mollie-fee-vat-' || invoice_id, currency, 'fees', round(invoice_vat, 2)
-    from fee_vat
+    select r.posting_key, f.currency, v.role, v.amount
+    from ready as r
+    join marts.fee_invoice_reconciliation as f on r.posting_key = 'mollie-fee-vat-' || f.invoice_id,
+    lateral (values
+        ('input_vat', round(f.invoice_vat, 2)),
+        ('fees', -round(f.invoice_vat, 2))
+    ) as v(role, amount)
+),
+
+by_role as (
+    select posting_key, any_value(currency) as currency, role, sum(amount) as amount
+    from signed
+    group by posting_key, role
+    having sum(amount) <> 0
 )
 
 select
     s.posting_key,
     row_number() over (
-        partition by s.posting_key
-        order by case s.role when 'bank' then 1 when 'receipts' then 2 when 'refunds' then 3
-            when 'chargebacks' then 4 when 'fees' then 5 when 'input_vat' then 6 else 7 end
+        partition by s.posting_key order by r.line_order::integer, s.role
     ) as line_no,
     s.role,
-    a.account,
+    case when s.role = 'clearing' then ca.account else a.account end as account,
     s.currency,
-    greatest(-s.signed_credit, 0)::decimal(18, 2) as debit,
-    greatest(s.signed_credit, 0)::decimal(18, 2) as credit,
-    case
-        when s.role in ('receipts', 'refunds', 'chargebacks', 'fees', 'rounding')
-            then cfg.cost_center
-    end as cost_center
-from signed as s
+    greatest(s.amount, 0)::decimal(18, 2) as debit,
+    greatest(-s.amount, 0)::decimal(18, 2) as credit,
+    case when r.statement = 'profit_and_loss' then cfg.cost_center end as cost_center,
+    p.party_type,
+    p.party
+from by_role as s
 cross join cfg
-left join accounts as a using (role)
-where s.signed_credit <> 0
+left join seeds.account_roles as r using (role)
+left join config.accounts as a using (role)
+left join config.clearing_accounts as ca on ca.currency = s.currency
+left join config.parties as p using (role)

@@ -3,15 +3,28 @@
 -- tolerance (config.tolerances) is severity 'error', a non-zero difference within it 'warning'.
 -- Checks:
 --   ledger_row_arithmetic       1  resultAmount = initialAmount + deductions, per ledger row
+--   deduction_details           1  where Mollie splits the deductions (deductionDetails): fees +
+--                                  reservations + repayments + commissions = deductions
+--   unknown_transaction_type    1  a ledger row whose type the type map does not know (expected
+--                                  NULL, actual its gross): always an error; its settlement is held
 --   payout_transfer_amount      2  the outgoing-transfer of a settlement moves exactly −amount
 --   settlement_ledger_net       3  settlement amount = Σ net of the ledger rows it swept
---   settlement_periods_total    4  round(Σ revenue gross − Σ cost gross, 2) = amount
+--   settlement_periods_total    4  round(Σ revenue gross − Σ cost gross, 2) = amount, beyond
+--                                  Mollie's rounding allowance (settlement_reconciliation
+--                                  .periods_allowance, added to the configured tolerance)
 --   settlement_membership       5  a settled paid payment is listed in its settlement and has one
 --                                  ledger row; no ledger row or payment is in two settlements
 --   balance_report_arithmetic   6  per report: open + movements = close (pending and available)
 --   balance_report_vs_ledger    6  per report day: the report's movements = Σ ledger rows of the day
 --   fee_invoice                 7  Σ fee deductions of the month − its compensation = invoice gross
 --   bank_deposit_missing/_late/_amount, bank_deposit_unmatched   8  payouts vs bank deposits
+--                                  (a deposit of a custom-amount transfer is matched to it by
+--                                  intermediate.int_bank__transfer_matches, not unmatched)
+--   rounding                    what a settlement's entry would carry on Rounding (its
+--                               difference_ledger, when within the settlement_ledger_net
+--                               tolerance) against the configured rounding tolerance
+--   clearing_balance            per balance and day: the clearing account in the journal = Mollie's
+--                               balance (pending + available), marts.clearing_reconciliation
 with tol as (
     select check_name, tolerance from config.tolerances
 ),
@@ -30,6 +43,17 @@ check_1 as (
         transaction_id as object_id, currency,
         initial_amount + deductions as expected, result_amount as actual
     from ledger
+    union all
+    select
+        'deduction_details', 'balance_transaction', transaction_id, currency, deductions,
+        fee_deduction + reservation_deduction + repayment_deduction + commission_deduction
+    from ledger
+    union all
+    select
+        'unknown_transaction_type', 'balance_transaction', transaction_id, currency,
+        null::decimal(18, 2), gross
+    from ledger
+    where not type_known
 ),
 
 check_2 as (
@@ -50,6 +74,15 @@ check_4 as (
     select 'settlement_periods_total', 'settlement', settlement_id, currency, amount, periods_total
     from settlements
     where status <> 'open' and periods_total is not null
+        and abs(difference_periods) > periods_allowance
+),
+
+check_rounding as (
+    select 'rounding', 'settlement', settlement_id, currency, 0::decimal(18, 2), difference_ledger
+    from settlements, tol
+    -- beyond the ledger_net tolerance the settlement is held anyway and nothing reaches Rounding
+    where status <> 'open' and tol.check_name = 'settlement_ledger_net'
+        and abs(difference_ledger) <= tol.tolerance
 ),
 
 paid_settled_payments as (
@@ -150,6 +183,19 @@ check_8 as (
             select 1 from bank as b
             where b.deposit_file = d.source_file and b.deposit_line = d.line_no
         )
+        and not exists (
+            select 1 from intermediate.int_bank__transfer_matches as t
+            where t.deposit_file = d.source_file and t.deposit_line = d.line_no
+        )
+),
+
+check_clearing as (
+    -- a day the journal's clearing account is off Mollie's balance by more than held entries
+    select
+        'clearing_balance', 'balance_day', balance_id || '/' || strftime(report_date, '%Y-%m-%d'),
+        currency, mollie_close, journal_close
+    from marts.clearing_reconciliation
+    where status = 'off'
 ),
 
 all_checks as (
@@ -162,13 +208,15 @@ all_checks as (
     union all select * from check_6b
     union all select * from check_7
     union all select * from check_8
+    union all select * from check_rounding
+    union all select * from check_clearing
 ),
 
 compared as (
     select
         c.*,
         coalesce(c.actual, 0) - coalesce(c.expected, 0) as difference,
-        coalesce(t.tolerance, 0) as tolerance,
+        coalesce(t.tolerance, 0) + coalesce(s.periods_allowance, 0) as tolerance,
         c.expected is null or c.actual is null as one_side_missing
     from all_checks as c
     left join tol as t
@@ -176,6 +224,8 @@ compared as (
             when c.check_name like 'bank_deposit_%' then 'bank_deposit_amount'
             else c.check_name
         end
+    left join settlements as s
+        on c.check_name = 'settlement_periods_total' and s.settlement_id = c.object_id
 )
 
 select

@@ -1,5 +1,7 @@
 -- grain: one row per balance transaction (baltr_…): one immutable line of the Mollie ledger.
--- Amounts keep Mollie's signs (outflows negative); deductions are Mollie's fees (<= 0).
+-- Amounts keep Mollie's signs (outflows negative). deductions is Mollie's total withheld (<= 0);
+-- deduction_fees / _reservations / _repayments / _commissions are its deductionDetails, NULL
+-- where Mollie sent no such part (all four NULL: Mollie sent no details at all).
 select
     id as transaction_id,
     balance_id,
@@ -11,6 +13,9 @@ select
     coalesce(deductions, 0) as deductions,
     result_amount,
     deduction_fees,
+    deduction_reservations,
+    deduction_repayments,
+    deduction_commissions,
     payment_id,
     refund_id,
     chargeback_id,

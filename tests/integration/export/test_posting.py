@@ -21,18 +21,25 @@ from sandbox.frappe import FrappeTestServer
 
 
 def expected_keys(con: duckdb.DuckDBPyConnection) -> set[str]:
-    """Every matched (or within tolerance) paid-out EUR settlement, and the EUR fee VAT entries."""
-    settlements = con.execute(
-        "select 'mollie-settlement-' || settlement_id from marts.settlement_reconciliation "
-        "where settlement_status = 'paidout' and status in ('matched', 'within_tolerance') "
-        "and currency = 'EUR'"
+    """Derived from the categorised ledger, not from the journal: per EUR balance and Amsterdam
+    day with activity other than payouts a day entry, per payout its settlement's payout entry
+    (a transfer outside any settlement: its own), per bounced payout a return entry, and the
+    EUR fee VAT entries."""
+    ledger = con.execute(
+        "select distinct case category "
+        "  when 'payout' then 'mollie-payout-' || coalesce(settlement_id, transaction_id) "
+        "  when 'payout_reversal' then 'mollie-payout-return-' || transaction_id "
+        "  else 'mollie-day-' || balance_id || '-' || strftime(created_date, '%Y-%m-%d') end "
+        "from intermediate.int_ledger__categorised where currency = 'EUR'"
     ).fetchall()
     fee_vat = con.execute(
         "select posting_key from marts.journal_entries "
         "where entry_type = 'fee_vat' and currency = 'EUR'"
     ).fetchall()
-    assert fee_vat, "the test world should have fee VAT entries"
-    return {k for (k,) in settlements + fee_vat}
+    keys = {k for (k,) in ledger + fee_vat}
+    for prefix in ("mollie-day-", "mollie-payout-stl_", "mollie-payout-return-", "mollie-fee-vat-"):
+        assert any(k.startswith(prefix) for k in keys), f"the test world should have {prefix}…"
+    return keys
 
 
 def stored_keys(frappe: FrappeTestServer) -> Counter[str]:
@@ -58,7 +65,7 @@ def first_key(con: duckdb.DuckDBPyConnection) -> str:
     ).fetchone()[0]
 
 
-def test_full_run_posts_every_matched_settlement_and_fee_vat_once(con, frappe, client):
+def test_full_run_posts_every_day_payout_and_fee_vat_entry_once(con, frappe, client):
     report = post_entries(con, client, company_currency="EUR")
 
     expected = expected_keys(con)
@@ -235,7 +242,7 @@ def test_validation_error_goes_to_review_with_decoded_message_others_posted(con,
     key = first_key(con)
     con.execute(
         "update marts.journal_entry_lines set account = 'Nonexistent - VGV' "
-        "where posting_key = ? and role = 'bank'",
+        "where posting_key = ? and role = 'clearing'",
         [key],
     )
 
@@ -258,8 +265,8 @@ def test_validation_error_goes_to_review_with_decoded_message_others_posted(con,
     ).fetchone() == (rows[0] + 2,)  # pending, review again
     # Once fixed at the source, the next run posts it.
     con.execute(
-        "update marts.journal_entry_lines set account = 'Bank - VGV' "
-        "where posting_key = ? and role = 'bank'",
+        "update marts.journal_entry_lines set account = 'Mollie EUR - VGV' "
+        "where posting_key = ? and role = 'clearing'",
         [key],
     )
     fixed = post_entries(con, client, company_currency="EUR")
@@ -356,7 +363,7 @@ def test_company_currency_must_match_the_site(con, frappe, client):
     assert frappe.journal_entries == {}
 
 
-def test_mismatched_settlement_is_listed_in_review_and_never_posted(con, frappe, client):
+def test_mismatched_settlement_holds_its_payout_entry_in_review(con, frappe, client):
     from transforms.build import build_model
     from transforms.models import discover
 
@@ -370,18 +377,24 @@ def test_mismatched_settlement_is_listed_in_review_and_never_posted(con, frappe,
         [settlement],
     )
     for model in discover():
-        if model.name in ("journal_entry_lines", "journal_entries"):
+        if model.name in ("journal_entry_status", "journal_entry_lines", "journal_entries"):
             build_model(con, model)
 
     report = post_entries(con, client, company_currency="EUR")
 
     assert [s.settlement_id for s in report.settlements_in_review] == [settlement]
-    assert f"mollie-settlement-{settlement}" not in stored_keys(frappe)
-    kind, reason = con.execute(
-        "select kind, reason from export.review where source_id = ?", [settlement]
-    ).fetchone()
-    assert kind == "settlement_mismatch"
-    assert "difference 0.05" in reason
+    key = f"mollie-payout-{settlement}"
+    assert key not in stored_keys(frappe)
+    assert [h.posting_key for h in report.entries_held] == [key]
+    review = dict(
+        con.execute(
+            "select kind, reason from export.review where source_id = ?", [settlement]
+        ).fetchall()
+    )
+    assert "difference 0.05" in review["settlement_mismatch"]
+    assert f"settlement {settlement} is in review" in review["held"]
+    # The day entries around it post: only the payout waits.
+    assert report.keys("posted") and all(k != key for k in report.keys("posted"))
 
 
 def test_payload_amounts_are_exact_decimal_numbers(con, frappe, client):
@@ -398,7 +411,7 @@ def test_payload_amounts_are_exact_decimal_numbers(con, frappe, client):
 def test_changed_after_posting_is_reported_not_reposted(con, frappe, client):
     key = first_key(con)
     post_entries(con, client, company_currency="EUR")
-    for role, side in (("bank", "debit"), ("receipts", "credit")):  # still balanced
+    for role, side in (("clearing", "debit"), ("receipts", "credit")):  # still balanced
         con.execute(
             f"update marts.journal_entry_lines set {side} = {side} + 1 "
             "where posting_key = ? and role = ?",

@@ -56,10 +56,11 @@ class Api:
         return items
 
 
-@pytest.fixture(scope="module", params=[7, 42])
+@pytest.fixture(scope="module", params=[(7, False), (42, False), (7, True)], ids=str)
 def books(request):
+    seed, every_type = request.param
     config = SandboxConfig.from_cli(
-        seed=request.param, payments=1500, days=75, now="2026-11-01T00:00:00Z"
+        seed=seed, payments=1500, days=75, now="2026-11-01T00:00:00Z", every_type=every_type
     )
     with SandboxServer(config) as server:
         api = Api(server.base_url)
@@ -115,7 +116,7 @@ def test_identity_2_payout_moves_minus_amount(books):
         r["context"]["settlementId"]: r for r in all_rows(books) if r["type"] == "outgoing-transfer"
     }
     for s in books["settlements"]:
-        assert s["status"] in ("pending", "paidout")
+        assert s["status"] in ("pending", "paidout", "failed")
         assert money(transfers[s["id"]]["resultAmount"]) == -money(s["amount"]), s["id"]
     assert len(transfers) == len(books["settlements"])
 
@@ -123,9 +124,10 @@ def test_identity_2_payout_moves_minus_amount(books):
 def swept_rows(books, settlement: dict, previous_payout: datetime | None) -> list[dict]:
     """The ledger rows a settlement swept, found the way the pipeline must find them.
 
-    Rows tied to a listed payment/refund/chargeback/capture by their context ids, plus the
-    immediately-available rows with no such tie (chargeback reversals, invoice compensation)
-    created in the settlement's window (after the previous payout of its balance, up to its own).
+    Rows tied to a listed payment/refund/chargeback/capture by their context ids, plus every
+    other row but payouts (all immediately available: reversals, returned refunds and payouts,
+    invoice compensations, corrections, …) created in the settlement's window (after the
+    previous payout of its balance, up to its own).
     """
     sub = books["sub"][settlement["id"]]
     pays = {p["id"] for p in sub["payments"]}
@@ -141,7 +143,7 @@ def swept_rows(books, settlement: dict, previous_payout: datetime | None) -> lis
             out.append(r)
         elif t == "chargeback" and ctx.get("chargebackId") in cbs:
             out.append(r)
-        elif t in ("chargeback-reversal", "invoice-compensation"):
+        elif t not in ("payment", "capture", "refund", "chargeback", "outgoing-transfer"):
             created = ts(r["createdAt"])
             if created <= at and (previous_payout is None or created > previous_payout):
                 out.append(r)
@@ -166,9 +168,16 @@ def test_identity_3_settlement_is_net_of_swept_ledger_rows(books):
         assert sum(money(r["resultAmount"]) for r in rows) == money(s["amount"]), s["reference"]
 
 
-def test_identity_4_periods_tie_out_to_amount(books):
+def test_identity_4_periods_differ_from_amount_only_by_fee_rounding(books):
+    """Σ revenue − Σ costs = amount, up to what per-transaction rounding of fees explains.
+
+    Mollie prices a period's fee line as rate × count at 4 decimals, while each deduction on the
+    ledger was rounded to cents: per transaction the two differ by at most half a cent. Lines
+    without a rate (reserve, repayments, commissions, invoice compensation) are exact.
+    """
+    differing = 0
     for s in books["settlements"]:
-        total = Decimal(0)
+        total, bound = Decimal(0), Decimal(0)
         for months in s["periods"].values():
             for period in months.values():
                 total += sum(money(line["amountGross"]) for line in period["revenue"])
@@ -177,7 +186,12 @@ def test_identity_4_periods_tie_out_to_amount(books):
                     assert money(line["amountNet"]) + money(line["amountVat"]) == money(
                         line["amountGross"]
                     )
-        assert total.quantize(Decimal("0.01")) == money(s["amount"]), s["reference"]
+                    if line["rate"].get("fixed") is not None:
+                        bound += Decimal("0.005") * line["count"]
+        difference = total - money(s["amount"])
+        assert abs(difference) <= bound, s["reference"]
+        differing += difference != 0
+    assert differing, "periods always tie to the cent: Mollie's rounding is not modelled"
 
 
 def test_identity_5_membership(books):
@@ -237,12 +251,15 @@ def test_identity_6_report_close_is_the_live_balance(books):
 
 
 def test_identity_7_fee_deductions_equal_the_fee_invoice(books):
+    """Σ fees deducted in a month − what Mollie gives back or takes on the invoice = its gross."""
     fees: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
     compensation: dict[str, Decimal] = defaultdict(Decimal)
     for r in all_rows(books):
         month = ts(r["createdAt"]).astimezone(AMS).strftime("%Y-%m")
-        fees[(r["resultAmount"]["currency"], month)] += -money(r["deductions"])
-        if r["type"] == "invoice-compensation":
+        fees[(r["resultAmount"]["currency"], month)] += -money(
+            (r["deductionDetails"] or {}).get("fees")
+        )
+        if r["type"] in ("invoice-compensation", "invoice-rounding-compensation"):
             compensation[r["context"]["invoiceId"]] += money(r["resultAmount"])
     for inv in books["invoices"]:
         period = inv["lines"][0]["period"]
@@ -252,6 +269,45 @@ def test_identity_7_fee_deductions_equal_the_fee_invoice(books):
         ledger_fees = fees[(inv["grossAmount"]["currency"], period)]
         assert ledger_fees - compensation[inv["id"]] == money(inv["grossAmount"]), inv["reference"]
     assert any(compensation.values()), "no rounding compensation at all: rounding is not modelled"
+
+
+def test_deduction_details_add_up_to_deductions(books):
+    parts = ("fees", "reservations", "repayments", "commissions")
+    for r in all_rows(books):
+        details = r["deductionDetails"]
+        if r["deductions"] is None:
+            assert details is None, r["id"]
+            continue
+        assert set(details) <= set(parts) and all(money(v) < 0 for v in details.values())
+        assert sum(money(v) for v in details.values()) == money(r["deductions"]), r["id"]
+
+
+def test_identity_6_both_groupings_add_up(books):
+    """transaction-categories: open + every category's movements = close, per status."""
+    api = books["api"]
+    for b in books["balances"]:
+        rep = api.get(
+            f"/balances/{b['id']}/report",
+            **{"from": "2026-09-01", "until": "2026-10-01", "grouping": "transaction-categories"},
+        )
+        assert rep["until"] == "2026-09-30"  # the last day covered, as Mollie answers
+        t = rep["totals"]
+        pending = money(t["open"]["pending"]["amount"])
+        available = money(t["open"]["available"]["amount"])
+        for name, section in t.items():
+            if name in ("open", "close"):
+                continue
+            moved = money((section.get("movedToAvailable") or {}).get("amount"))
+            pending += money((section.get("pending") or {}).get("amount")) - moved
+            available += moved + money((section.get("immediatelyAvailable") or {}).get("amount"))
+        assert pending == money(t["close"]["pending"]["amount"])
+        assert available == money(t["close"]["available"]["amount"])
+        status = api.get(
+            f"/balances/{b['id']}/report",
+            **{"from": "2026-09-01", "until": "2026-10-01", "grouping": "status-balances"},
+        )["totals"]
+        assert money(status["pendingBalance"]["close"]["amount"]) == pending
+        assert money(status["availableBalance"]["close"]["amount"]) == available
 
 
 def test_paid_out_settlements_have_bank_references(books):

@@ -21,10 +21,13 @@ from transforms.config import LedgerConfig
 PII_KEY = "test-pii-key"
 
 
-def build_warehouse(folder: Path, seed: int, payments: int = 900, days: int = 70) -> Path:
-    """Extract a sandbox into folder/w.duckdb, drop its CAMT.053 in folder/bank, build models."""
+def build_warehouse(
+    folder: Path, seed: int, payments: int = 900, days: int = 70, **families: bool
+) -> Path:
+    """Extract a sandbox into folder/w.duckdb, drop its CAMT.053 in folder/bank, build models.
+    `families` turn on the sandbox's opt-in worlds (platform=True, every_type=True)."""
     config = SandboxConfig.from_cli(
-        seed=seed, payments=payments, days=days, now="2026-11-01T00:00:00Z"
+        seed=seed, payments=payments, days=days, now="2026-11-01T00:00:00Z", **families
     )
     db = folder / "w.duckdb"
     with SandboxServer(config) as server:

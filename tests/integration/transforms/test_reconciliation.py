@@ -62,16 +62,13 @@ def test_every_journal_entry_balances_exactly(clean_warehouse):
     for key, debit, credit, n in rows:
         assert isinstance(debit, Decimal) and debit == credit and debit > 0, key
         assert n >= 2
-    paid_matched = one(
+    paid_out = one(
         con,
-        "select count(*) from marts.settlement_reconciliation "
-        "where status = 'matched' and settlement_status = 'paidout'",
+        "select count(*) from marts.settlement_reconciliation where payout_amount is not null",
     )[0]
-    entries = one(
-        con, "select count(*) from marts.journal_entries where entry_type = 'settlement'"
-    )[0]
-    assert entries == paid_matched
-    # The bank line of each settlement entry is exactly its payout.
+    entries = one(con, "select count(*) from marts.journal_entries where entry_type = 'payout'")[0]
+    assert entries == paid_out
+    # The bank line of each payout entry is exactly its settlement's payout.
     bad = con.execute(
         "select e.posting_key from marts.journal_entries e "
         "join marts.journal_entry_lines l using (posting_key) "
@@ -98,7 +95,9 @@ def test_settlement_amount_off_by_a_cent(clean_warehouse, corrupt):
     found = findings(bad)
     assert ("settlement_ledger_net", "settlement", stl) in found
     assert ("payout_transfer_amount", "settlement", stl) in found
-    assert ("settlement_periods_total", "settlement", stl) in found
+    # A cent is within Mollie's own rounding between period lines and deductions (half a cent
+    # per transaction counted), so the periods check does not report it; the ledger does.
+    assert ("settlement_periods_total", "settlement", stl) not in found
     assert {f[2] for f in found} == {stl}, "only the corrupted settlement is reported"
     assert (
         one(bad, "select status from marts.settlement_reconciliation where settlement_id = ?", stl)[

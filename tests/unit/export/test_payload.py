@@ -174,3 +174,25 @@ def test_hash_follows_the_bytes():
         line(2, "receipts", "Sales - VGV", credit="1.00"),
     )
     assert prepare(changed, company_currency="EUR").sha256 != a.sha256
+
+
+def test_a_party_goes_on_the_row_whose_role_names_one():
+    debtors = entry(
+        line(1, "clearing", "Mollie EUR - VGV", debit="10.00"),
+        JournalLine(
+            2,
+            "receipts",
+            "Debtors - VGV",
+            "EUR",
+            D("0.00"),
+            D("10.00"),
+            "Main - VGV",
+            "Customer",
+            "Webshop Customers",
+        ),
+        voucher_type="Journal Entry",
+        cheque_no=None,
+    )
+    rows = build_payload(debtors, company_currency="EUR")["accounts"]
+    assert "party_type" not in rows[0] and "party" not in rows[0]
+    assert (rows[1]["party_type"], rows[1]["party"]) == ("Customer", "Webshop Customers")

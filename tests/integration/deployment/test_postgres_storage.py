@@ -1,0 +1,171 @@
+"""Dagster's run and event storage on PostgreSQL, for real: the test starts its own PostgreSQL
+server (Debian's `postgresql` binaries) on a free port on 127.0.0.1, gives Dagster the project's
+dagster.yaml with its documented PostgreSQL block switched on, runs the daily job through
+`mollie-ledger run` and reads the run and its events back from PostgreSQL's tables."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+from dagster import DagsterEventType as Event
+from deployment_helpers import run_cli, serve_sandbox
+
+REPO = Path(__file__).resolve().parents[3]
+PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
+IS_ROOT = os.geteuid() == 0
+
+
+def _postgres_user_exists() -> bool:
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        return False
+    return True
+
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not PG_BINS, reason="no PostgreSQL server binaries: install Debian's `postgresql`"
+    ),
+    pytest.mark.skipif(
+        IS_ROOT and not _postgres_user_exists(),
+        reason="PostgreSQL refuses to run as root and there is no `postgres` user to run it as",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class PostgresServer:
+    host: str
+    port: int
+    db: str
+    user: str
+    password: str
+
+    def env(self) -> dict[str, str]:
+        """The variables the project's dagster.yaml block reads."""
+        return {
+            "DAGSTER_PG_HOST": self.host,
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_DB": self.db,
+            "DAGSTER_PG_USERNAME": self.user,
+            "DAGSTER_PG_PASSWORD": self.password,
+        }
+
+    def connect(self, db: str | None = None):
+        return psycopg2.connect(
+            host=self.host,
+            port=self.port,
+            dbname=db or self.db,
+            user=self.user,
+            password=self.password,
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _as_server_user(command: list[str]) -> list[str]:
+    # PostgreSQL will not run as root; as anyone else it runs as that user.
+    return ["runuser", "-u", "postgres", "--", *command] if IS_ROOT else command
+
+
+@pytest.fixture
+def postgres() -> Iterator[PostgresServer]:
+    bin_dir = Path(PG_BINS[-1])
+    # Not under pytest's tmp_path: the server's user must be able to reach its folder.
+    folder = Path(tempfile.mkdtemp(prefix="mollie-ledger-pg-"))
+    data, password = folder / "data", secrets.token_hex(16)
+    pwfile = folder / "pwfile"
+    pwfile.write_text(password + "\n")
+    if IS_ROOT:
+        shutil.chown(folder, "postgres")
+        shutil.chown(pwfile, "postgres")
+    server = PostgresServer("127.0.0.1", _free_port(), "dagster", "dagster", password)
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", server.user, "-E", "UTF8"]
+    subprocess.run(
+        _as_server_user([*initdb, f"--pwfile={pwfile}", "--auth=scram-sha-256", "--no-sync"]),
+        check=True,
+        capture_output=True,
+    )
+    options = (
+        f"-c listen_addresses={server.host} -p {server.port} "
+        f"-c unix_socket_directories={folder} -c fsync=off"
+    )
+    pg_ctl = [str(bin_dir / "pg_ctl"), "-D", str(data), "-w"]
+    subprocess.run(
+        _as_server_user([*pg_ctl, "-o", options, "-l", str(folder / "log"), "start"]),
+        check=True,
+        capture_output=True,
+    )
+    try:
+        admin = server.connect("postgres")
+        admin.autocommit = True  # CREATE DATABASE runs outside a transaction
+        admin.cursor().execute(f"create database {server.db}")
+        admin.close()
+        yield server
+    finally:
+        subprocess.run(_as_server_user([*pg_ctl, "-m", "fast", "stop"]), capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def postgres_dagster_yaml() -> str:
+    """The project's dagster.yaml with its commented PostgreSQL `storage:` block switched on."""
+    lines = (REPO / "dagster.yaml").read_text().splitlines()
+    start = lines.index("# storage:")
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("#   "):
+            break
+        block.append(line)
+    uncommented = [line.removeprefix("# ") for line in block]
+    return "\n".join(lines + uncommented) + "\n"
+
+
+def test_the_daily_job_keeps_its_run_and_events_in_postgresql(tmp_path, cli_env, postgres):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(postgres_dagster_yaml())
+    with serve_sandbox(now="2026-10-25T00:00:00Z") as sandbox:
+        env = cli_env(tmp_path, sandbox, DAGSTER_HOME=str(home), **postgres.env())
+        result = run_cli(env, "run")
+    assert result.returncode == 0, result.stdout + result.stderr[-4000:]
+
+    with postgres.connect() as con, con.cursor() as cur:
+        cur.execute("select run_id, pipeline_name, status from runs")
+        [(run_id, job, status)] = cur.fetchall()
+        cur.execute(
+            "select dagster_event_type, count(*) from event_logs where run_id = %s group by 1",
+            [run_id],
+        )
+        events = dict(cur.fetchall())
+        cur.execute(
+            "select distinct asset_key from event_logs "
+            "where run_id = %s and dagster_event_type = %s",
+            [run_id, Event.ASSET_MATERIALIZATION.value],
+        )
+        materialized = {row[0] for row in cur.fetchall()}
+    assert (job, status) == ("daily_ledger", "SUCCESS")
+    assert events[Event.RUN_START.value] == 1 and events[Event.RUN_SUCCESS.value] == 1
+    assert events[Event.STEP_SUCCESS.value] >= 30 and Event.STEP_FAILURE.value not in events
+    assert events[Event.ASSET_CHECK_EVALUATION.value] >= 30  # the quality gates
+    assert '["export", "published_warehouse"]' in materialized
+    assert '["marts", "journal_entries"]' in materialized
+    # Nothing went to the SQLite default beside it.
+    assert not list(home.rglob("*.db")), sorted(p.name for p in home.rglob("*"))
