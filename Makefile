@@ -11,7 +11,7 @@ BENCH_REPEAT ?= 3
 BENCH_BASELINE := $(wildcard docs/benchmarks-baseline.json)
 UI_PORT ?= 3000
 
-.PHONY: help uv install demo test lint format sandbox ui clean bench
+.PHONY: help uv install system-deps demo test lint format sandbox ui clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,7 +30,10 @@ bench: install ## time every stage against its yardstick; writes docs/benchmarks
 	$(UV) run python -m bench --scale $(BENCH_SCALE) --repeat $(BENCH_REPEAT) \
 		$(if $(BENCH_BASELINE),--baseline $(BENCH_BASELINE))
 
-test: install ## run the whole test suite
+system-deps: ## install Chromium, Prometheus (pushgateway, promtool) and PostgreSQL from apt when missing (root), else say what to install
+	@scripts/install-system-deps
+
+test: install system-deps ## run the whole test suite (installs the system programs the tests use, see system-deps)
 	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: install ## ruff lint + format check

@@ -58,7 +58,7 @@ from sandbox.demo import SANDBOX_DAYS, SANDBOX_NOW, SANDBOX_PAYMENTS, SANDBOX_SE
 
 DEFAULT_SCALE = 100_000
 DEFAULT_REPEAT = 3
-RSS_ROWS = 1_000_000  # issue 8's peak-RSS target is for a load of this many rows
+RSS_ROWS = 1_000_000  # the peak-RSS target is for a load of this many rows
 # The ledger scan the transforms are measured against: one pass over every row, grouped.
 BARE_SCAN = (
     "select balance_id, sum(result_amount), count(*) from mollie.balance_transactions group by 1"
@@ -453,7 +453,7 @@ class Bench:
         from export.frappe_client import FrappeClient
         from export.posting import post_entries
         from export.settings import FrappeSettings, company_currency
-        from sandbox.frappe_server import FrappeTestServer
+        from sandbox.frappe import FrappeTestServer
 
         csv, post = Runs(), Runs()
         con = duckdb.connect(str(db))
@@ -498,7 +498,7 @@ class Bench:
     def memory(self) -> None:
         """One untimed extract of a world sized to load `rss_rows` rows, for its peak RSS.
 
-        The timed scale loads fewer rows (100 k payments: ~0.3 M); issue 8's memory target is for
+        The timed scale loads fewer rows (100 k payments: ~0.3 M); the memory target is for
         1 M. Sized from the full extract's rows per payment, with 5 % to spare (worlds vary).
         """
         from sandbox.generate import SandboxConfig

@@ -139,7 +139,7 @@ def to_markdown(r: dict[str, Any], baseline: dict[str, Any] | None = None) -> st
         "",
     ]
     out += _table(
-        ["target (issue 8)", "measured", "met", "note"],
+        ["target", "measured", "met", "note"],
         [[t["target"], t["measured"], _met(t), t["note"]] for t in r["targets"]],
     )
     out += _before_after(r, baseline)

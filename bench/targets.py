@@ -21,7 +21,7 @@ def demo_met(r: dict[str, Any]) -> bool:
 
 
 def targets(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each target of issue 8: what was measured, whether it is met, and what explains it."""
+    """Each performance target: what was measured, whether it is met, and what explains it."""
     ex, nc, tf, demo = r["extract"], r["rerun_no_change"], r["transforms"], r["demo"]
     ledger = tf["balance_transactions"]
     at_scale = f"at {ledger:,} balance transactions, not 1 M" if ledger < 1e6 else ""

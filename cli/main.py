@@ -116,14 +116,13 @@ def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> No
     The instance folder persists between starts and gets the project's dagster.yaml linked in.
     Stop it with Ctrl-C.
     """
-    from cli.ui import exec_dagster_dev, prepare_home, run_dagster_dev
+    from cli.ui import prepare_home, run_dagster_dev
 
     home = prepare_home(dagster_home)
     if not with_sandbox:
         click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
-        sys.stdout.flush()  # the process is replaced next: nothing buffered may be lost
-        exec_dagster_dev(host, port, home)
-        return
+        sys.stdout.flush()  # Dagster's own output follows on the same stream
+        raise SystemExit(run_dagster_dev(host, port, home))
     try:
         from sandbox.demo import sandbox_environment
     except ModuleNotFoundError:
@@ -269,6 +268,7 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     subscriptions are re-read (a look-back sweep of 60 days) when money moved since the last
     sweep or that sweep is 12 hours old; --sweep forces one.
     """
+    from export import preflight
     from extract.endpoint import MissingTokenError, mollie_settings
     from extract.errors import redact
     from extract.paths import warehouse_path
@@ -280,6 +280,10 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
         check_resources(names)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--resources") from None
+    try:
+        preflight.check([preflight.EXTRACT], db_path=db)
+    except preflight.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     log_to_stderr()
     path = warehouse_path(db)
     try:

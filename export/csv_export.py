@@ -1,4 +1,5 @@
-"""CSV export of every mart (DESIGN §3), one file per table, plus a manifest.
+"""CSV export of every mart (docs/design.md, Flow and table contract), one file per table, plus a
+manifest.
 
 Format, chosen so the files re-read exactly (tests compare them with the marts value by value):
 - UTF-8, a header row, comma-separated, `\\n` line ends, the table's own column order, rows in

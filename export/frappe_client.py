@@ -1,4 +1,4 @@
-"""A small httpx client for Frappe's v1 REST API (../shared/docs/frappe-erpnext.md §B).
+"""A small httpx client for Frappe's v1 REST API (frappe/api/v1.py).
 
 It knows the transport and Frappe's error envelope, nothing about Mollie: auth with
 `Authorization: token <key>:<secret>`, `GET`/`POST /api/resource/<DocType>`, and every error
@@ -99,7 +99,7 @@ class FrappeDoc:
     docstatus: int
 
 
-# -- decoding Frappe's error envelope (§B.3) ---------------------------------------------------
+# -- decoding Frappe's error envelope ---------------------------------------------------------
 
 _TAG = re.compile(r"<[^>]+>")
 _EXCEPTION_PREFIX = re.compile(r"^[\w.]+: ")

@@ -1,4 +1,4 @@
-"""The posting outbox and audit trail in DuckDB: `export.outbox`, `export.audit_log` (DESIGN §3).
+"""The posting outbox and audit trail in DuckDB: `export.outbox`, `export.audit_log`.
 
 Both tables are append-only: rows are inserted, never updated or deleted, so the history of
 every entry stays readable. An entry's current state is its latest outbox row

@@ -1,4 +1,4 @@
-"""Bank statements from a drop folder into `bank.statement_lines` (DESIGN §4, identity 8).
+"""Bank statements from a drop folder into `bank.statement_lines` (reconciliation identity 8).
 
 The merchant drops its bank's exports into one folder; every file is read on each load:
 

@@ -280,7 +280,8 @@ class MollieClient:
         return f"GET {self._relative_path(url)}" + (f"?{query}" if query else "")
 
     def _wants_testmode(self, path: str) -> bool:
-        # Profile keys are fixed to one mode and must not send testmode (S1, S2 client.py).
+        # Profile keys are fixed to one mode and must not send testmode (Mollie's OpenAPI spec and
+        # its Python SDK).
         return (
             self.settings.testmode
             and self.settings.token_kind == "organization"

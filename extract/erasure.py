@@ -1,6 +1,6 @@
 """GDPR erasure of one customer in the raw data, and the erase list that keeps it erased.
 
-Clear personal data lives only in the raw `mollie` dataset (staging pseudonymises it, DESIGN §7):
+Clear personal data lives only in the raw `mollie` dataset (staging pseudonymises it):
 a customer's name and email (`customers`), and the consumer name, account (IBAN) and card holder
 in a payment's `details` (`payments`, `settlement_payments`); a quarantined record keeps its raw
 JSON, which may hold any of them. dlt keeps the same rows in its staging dataset

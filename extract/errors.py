@@ -1,7 +1,7 @@
 """Typed errors for the Mollie client, each message saying what to do about it.
 
-Callers (dlt resources, Dagster assets, the CLI) branch on the class, people read the message.
-A 4xx is never "no data": it becomes one of these and stops the load (DESIGN §1.3, §1.5).
+Callers (dlt resources, Dagster assets, the CLI) branch on the class, people read the message. A 4xx
+is never "no data": it becomes one of these and stops the load (docs/design.md, Principles 3 and 5).
 
 Security: messages are built from Mollie's problem JSON, the request path and the token's
 *prefix* only. `redact` scrubs the token from anything built here in case a server echoes it.
@@ -36,7 +36,8 @@ def redact(text: str, secret: str) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """Mollie's problem JSON (S1 `error-response`), or the OAuth `{error, error_description}` form.
+    """Mollie's problem JSON (the OpenAPI spec's `error-response`), or the OAuth `{error,
+    error_description}` form.
 
     Attributes:
         status: HTTP status Mollie put in the body, if any.

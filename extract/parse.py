@@ -3,11 +3,12 @@
 Money is `decimal.Decimal` built from Mollie's amount *strings*, with the scale Mollie sent
 ("86.1000" keeps 4 decimals); a float never appears. Every parser raises `ValueError` naming the
 offending field, which extract/records.py turns into the reason a record is quarantined instead
-of loaded (nothing is silently dropped, DESIGN §1.3).
+of loaded (nothing is silently dropped: docs/design.md, Principles 3).
 
-Quirks handled (mollie-api.md §8): month keys "4" and "04"; timestamps with "+00:00" or ".0Z";
-`balance_transaction` vs `balance-transaction`; flat vs type-nested transaction `context`; both
-balance-report groupings with `{}` categories and recursive `subtotals`.
+Quirks handled (Mollie's spec, its examples and its SDKs' fixtures disagree): month keys "4" and
+"04"; timestamps with "+00:00" or ".0Z"; `balance_transaction` vs `balance-transaction`; flat vs
+type-nested transaction `context`; both balance-report groupings with `{}` categories and
+recursive `subtotals`.
 """
 
 from __future__ import annotations
@@ -218,7 +219,8 @@ def _period_line(line: Mapping[str, Any], where: str) -> Row:
 
 
 def _percentage(value: object, field: str) -> Decimal | None:
-    """A rate percentage: a string in S1; a JSON number is accepted if exact (int/Decimal)."""
+    """A rate percentage: a string in Mollie's OpenAPI spec; a JSON number is accepted if exact
+    (int/Decimal)."""
     if value is None:
         return None
     if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
@@ -228,7 +230,7 @@ def _percentage(value: object, field: str) -> Decimal | None:
 
 # -- balance reports ------------------------------------------------------------------------
 
-# Sub-total discriminators (S1 `sub-totals-2`) → column names.
+# Sub-total discriminators (the OpenAPI spec's `sub-totals-2`) → column names.
 _DISCRIMINATORS = {
     "transactionType": "transaction_type",
     "method": "method",
@@ -238,7 +240,8 @@ _DISCRIMINATORS = {
     "cardAudience": "card_audience",
     "cardRegion": "card_region",
 }
-# S1's schema calls the recursive key `sub-totals`; every example and fixture uses `subtotals`.
+# The OpenAPI spec's schema calls the recursive key `sub-totals`; every example and fixture uses
+# `subtotals`.
 _SUBTOTAL_KEYS = ("subtotals", "sub-totals")
 _NODE_KEYS = {"amount", "count", *_SUBTOTAL_KEYS, *_DISCRIMINATORS}
 
@@ -333,7 +336,7 @@ def context_ids(context: Mapping[str, Any] | None) -> dict[str, str | None]:
     """The known ids in a balance transaction's `context`, as flat columns.
 
     Handles the flat form every example uses (`{"paymentId": "tr_…", "refundId": "re_…"}`) and
-    the S1 schema's form nested by type (`{"refund": {"paymentId": …, "refundId": …}}`).
+    the OpenAPI spec's form nested by type (`{"refund": {"paymentId": …, "refundId": …}}`).
     Other keys (descriptions and the like) are ignored here; the raw `context` is kept as JSON.
 
     Returns:
@@ -369,6 +372,7 @@ def context_ids(context: Mapping[str, Any] | None) -> dict[str, str | None]:
 
 def canonical_resource(name: str) -> str:
     """Normalise resource and table names: "balance-transaction", "balance_transaction" and
-    "balance_transactions" all become "balance_transaction" (the fixtures and S1 disagree)."""
+    "balance_transactions" all become "balance_transaction" (the fixtures and the OpenAPI spec
+    disagree)."""
     name = name.strip().lower().replace("-", "_")
     return name[:-1] if name.endswith("s") else name

@@ -35,7 +35,7 @@ from extract.warehouse_lock import exclusive_warehouse
 PIPELINE_NAME = "mollie_ledger"
 DATASET = "mollie"
 ENV_DUCKDB_MEMORY_LIMIT = "MOLLIE_LEDGER_DUCKDB_MEMORY_LIMIT"
-# Beside the extract's own 0.3-0.45 GiB of Python, toward issue 8's 1 GiB peak for a 1 M-row
+# Beside the extract's own 0.3-0.45 GiB of Python, toward the 1 GiB peak targeted for a 1 M-row
 # load; at 100 k payments DuckDB stays below it anyway, so the cap costs small loads nothing.
 DEFAULT_DUCKDB_MEMORY_LIMIT = "512MB"
 
@@ -102,7 +102,7 @@ class ExtractResult:
 
 
 def check_resources(names: list[str] | None) -> list[str]:
-    """The tables to extract: `names`, validated, or all of DESIGN §3 when None or empty.
+    """The tables to extract: `names`, validated, or all raw tables when None or empty.
 
     Raises:
         ValueError: an unknown name, listing the valid ones.
@@ -165,7 +165,7 @@ def run_extract(
 
     Args:
         db_path: the DuckDB file (default: `warehouse_path()`).
-        resources: only these tables (names of DESIGN §3); all when None.
+        resources: only these tables (names of raw tables); all when None.
         full_refresh: forget the incremental state and reload. Everything: the dataset is
             dropped and reloaded. With `resources`: those tables are read again from the start
             and merged; other tables, and the quarantine all tables share, are left alone.

@@ -551,9 +551,9 @@ TABLES: dict[str, Table] = {
     )
 }
 
-# The quarantine table: records that could not be mapped, kept whole so nothing is silently
-# dropped (DESIGN §1.3). Merged on `record_key` (a hash of table, context and raw JSON), so a
-# re-run that meets the same bad record again does not add a second row.
+# The quarantine table: records that could not be mapped, kept whole so nothing is silently dropped
+# (docs/design.md, Principles 3). Merged on `record_key` (a hash of table, context and raw JSON), so
+# a re-run that meets the same bad record again does not add a second row.
 QUARANTINE_TABLE = "quarantine"
 QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
     "record_key": {"data_type": "text", "nullable": False, "primary_key": True},

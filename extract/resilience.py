@@ -42,7 +42,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # Backoff when Mollie gives no Retry-After: 0.5 s, 1 s, 2 s, … capped at 30 s, plus up to 0.5 s
-# of jitter so parallel workers do not retry in lockstep (S1's generated SDKs start at 500 ms).
+# of jitter so parallel workers do not retry in lockstep (Mollie's generated SDKs start at 500 ms).
 BACKOFF_INITIAL_SECONDS = 0.5
 BACKOFF_MAX_SECONDS = 30.0
 BACKOFF_JITTER_SECONDS = 0.5

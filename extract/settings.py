@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 DEFAULT_BASE_URL = "https://api.mollie.com/v2"
-PAGE_SIZE = 250  # Mollie's maximum `limit` on every list endpoint (S1 `maximum: 250`)
+PAGE_SIZE = 250  # Mollie's maximum `limit` on every list endpoint (OpenAPI spec: `maximum: 250`)
 USER_AGENT = "mollie-ledger/0.1"
 MAX_CONNECTIONS = 8  # a few threads fetch settlement sub-lists; keep the pool bounded
 
@@ -23,15 +23,15 @@ DLT_SECRET_ACCESS_TOKEN = "SOURCES__MOLLIE__ACCESS_TOKEN"
 ENV_TESTMODE = "MOLLIE_TESTMODE"
 ENV_RATE_PER_SECOND = "MOLLIE_RATE_PER_SECOND"  # token-bucket rate; 0 turns the limiter off
 
-# Token prefixes (mollie-api.md §3). Profile API keys are fixed to one website profile and mode;
-# organization access tokens and OAuth tokens share the `access_` prefix.
+# Token prefixes (Mollie's authentication docs). Profile API keys are fixed to one website profile
+# and mode; organization access tokens and OAuth tokens share the `access_` prefix.
 ORGANIZATION_TOKEN_PREFIX = "access_"
 PROFILE_KEY_PREFIXES = ("test_", "live_")
 
-# Endpoint groups that refuse profile API keys (S1 per-operation `security`).
+# Endpoint groups that refuse profile API keys (the OpenAPI spec's per-operation `security`).
 ORG_ONLY_PREFIXES = ("/balances", "/settlements", "/invoices", "/organizations")
 
-# Scopes the organization access token needs for a full load (mollie-api.md §3).
+# Scopes the organization access token needs for a full load (Mollie's permissions reference).
 REQUIRED_SCOPES = (
     "balances.read",
     "balance-reports.read",
@@ -45,8 +45,9 @@ REQUIRED_SCOPES = (
     "subscriptions.read",
 )
 
-# Endpoints that do not list a `testmode` parameter in S1; sending an unknown parameter risks a
-# 422 "Non-existent parameter". Settlement chargebacks are the one settlement list that has it.
+# Endpoints that do not list a `testmode` parameter in Mollie's OpenAPI spec; sending an unknown
+# parameter risks a 422 "Non-existent parameter". Settlement chargebacks are the one settlement list
+# that has it.
 _TESTMODE_UNSUPPORTED_PREFIXES = ("/settlements", "/invoices")
 _TESTMODE_UNSUPPORTED_EXACT = ("/balances/primary", "/organizations/me")
 _TESTMODE_SUPPORTED_SUFFIX = "/chargebacks"

@@ -1,7 +1,7 @@
-"""The dlt source for Mollie finance data: one resource per raw table of DESIGN §3.
+"""The dlt source for Mollie finance data: one resource per raw table (docs/design.md).
 
-Incremental rules (DESIGN §6), with state kept by dlt (locally and in the destination, so it
-survives a lost working folder):
+Incremental rules (docs/design.md, Extraction), with state kept by dlt (locally and in the
+destination, so it survives a lost working folder):
 
 - `balance_transactions` is an immutable ledger: walk each balance newest-first and stop at the
   newest id loaded last time (the `from` cursor is inclusive, so rows merge on `id`).
@@ -69,7 +69,8 @@ DEFAULT_SWEEP_HOURS = 12.0
 DEFAULT_REPORT_DAYS = 120
 SUBLIST_WORKERS = 4  # bounded concurrency for settlement sub-lists
 
-# Every raw table of DESIGN §3 is one resource, in the order of the table contract.
+# Every raw table (docs/design.md, Flow and table contract) is one resource, in the order of the
+# table contract.
 ALL_RESOURCES = tuple(TABLES)
 
 
@@ -312,7 +313,7 @@ def mollie_source(
 
     def profile_scopes(scoped: bool) -> list[tuple[str, dict[str, str]]]:
         """(state key, query params) per list call. Mollie requires `profileId` on `/payments`,
-        `/refunds` and settlement payments for organization tokens (mollie-api.md §3), so
+        `/refunds` and settlement payments for organization tokens (Mollie's API reference), so
         those lists are read once per profile; a profile API key must not send it."""
         if not scoped or client().settings.token_kind != "organization":
             return [("*", {})]

@@ -64,12 +64,27 @@ def exclusive_warehouse(db: str | os.PathLike[str]) -> Iterator[Path]:
         handle.close()  # releases the flock
 
 
-def _open_lock(path: Path):
+def unwritable(db: str | os.PathLike[str]) -> WarehouseError | None:
+    """Why this process could not write the warehouse `db`, or None; creates nothing, so a
+    configuration check can ask before a run starts."""
+    path = Path(db)
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
-        raise _unwritable(path, f"{blocker} is a file, not a folder")
+        return _unwritable(path, f"{blocker} is a file, not a folder")
     if path.is_dir():
-        raise _unwritable(path, "it is a directory")
+        return _unwritable(path, "it is a directory")
+    if path.exists():
+        return None if os.access(path, os.W_OK) else _unwritable(path, "permission denied")
+    folder = next(p for p in path.parents if p.exists())  # the folder that would hold it
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return _unwritable(path, f"permission denied on {folder}")
+    return None
+
+
+def _open_lock(path: Path):
+    problem = unwritable(path)
+    if problem is not None:
+        raise problem
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         return open(lock_path(path), "a+", encoding="ascii")  # held open: the lock lives on it

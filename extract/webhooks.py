@@ -1,6 +1,6 @@
 """Receiving Mollie webhooks: verify them, queue them durably, and say which tables to refresh.
 
-Two kinds arrive (../shared/docs/mollie-api.md §6):
+Two kinds arrive (Mollie's webhook documentation):
 
 - next-gen events: JSON `{"resource": "event", "id", "type", "entityId", …}` signed with
   `X-Mollie-Signature: sha256=<hex>` (HMAC-SHA256 of the raw body). Only a signature that matches

@@ -26,6 +26,7 @@ import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, build_dlt_asset_specs
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from export import preflight
 from extract.client import MollieClient
 from extract.endpoint import mollie_settings
 from extract.errors import MollieAuthError, MollieError, MolliePermissionError
@@ -93,6 +94,10 @@ class MollieTranslator(DagsterDltTranslator):
 )
 def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
     """Load Mollie (MOLLIE_API_BASE_URL) into the `mollie` dataset; record row counts."""
+    try:  # a run of this asset alone has no warehouse resource to check its settings at start
+        preflight.check([preflight.EXTRACT])
+    except preflight.SettingsError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     progress = Progress()
     counters = Counters()  # the step's one client counts here; the asset reads them after
 

@@ -149,7 +149,8 @@ FINDINGS_CHECK = "no_reconciliation_findings"
     name=FINDINGS_CHECK,
     blocking=False,
     description=(
-        "Warns when reconciliation found anything (DESIGN §4), with counts per check. "
+        "Warns when reconciliation found anything (marts.reconciliation_exceptions), with counts "
+        "per check. "
         "Not blocking: a mismatched settlement already waits in review instead of being posted."
     ),
     pool="duckdb",

@@ -13,7 +13,7 @@ from contextlib import ExitStack
 
 import dagster as dg
 
-from extract.endpoint import NO_TOKEN, has_token
+from export import preflight
 from extract.paths import warehouse_path
 from extract.warehouse_lock import WarehouseError, exclusive_warehouse
 from orchestration.definitions import defs
@@ -21,7 +21,6 @@ from orchestration.report_asset import REPORT_KEY
 from orchestration.run_events import failure_messages, record_run_metrics
 from orchestration.stale_runs import release_dead_runs, run_tags
 from reporting.run_summary import RunSummary, summarise_warehouse
-from transforms.config import ConfigError, LedgerConfig
 
 
 def _instance() -> dg.DagsterInstance:
@@ -37,18 +36,20 @@ def run_pipeline(db_path: str | os.PathLike[str] | None = None) -> RunSummary:
 
     The run holds the warehouse from start to end (extract.warehouse_lock): a second run started
     meanwhile is refused at once, with what to do, instead of interleaving its steps with ours.
-    An unusable ledger configuration, or no Mollie token, is refused before anything is read.
+    Every unusable setting (no Mollie token, an incomplete accounts file, …) is refused, all at
+    once, before anything is read (export.preflight).
     """
     if db_path is not None:
         os.environ["MOLLIE_LEDGER_DB"] = str(db_path)
+    try:
+        preflight.check(db_path=db_path)
+    except preflight.SettingsError as exc:
+        return RunSummary(success=False, failures=exc.problems)
     with ExitStack() as held:
         try:
             held.enter_context(exclusive_warehouse(warehouse_path(db_path)))
-            LedgerConfig.load()
-        except (WarehouseError, ConfigError) as exc:
+        except WarehouseError as exc:
             return RunSummary(success=False, failures=[str(exc)])
-        if not has_token():
-            return RunSummary(success=False, failures=[NO_TOKEN])
         return _run_job(db_path)
 
 

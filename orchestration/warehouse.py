@@ -13,10 +13,12 @@ from contextlib import contextmanager
 import dagster as dg
 import duckdb
 
+from export import preflight
 from extract.endpoint import has_token
 from extract.paths import warehouse_path
+from extract.pipeline import DATASET
 from transforms.build import prepare
-from transforms.config import LedgerConfig
+from transforms.config import ENV_CONFIG, LedgerConfig
 
 
 class WarehouseUnavailable(RuntimeError):
@@ -32,6 +34,25 @@ class Warehouse(dg.ConfigurableResource):
     @property
     def path(self) -> str:
         return str(warehouse_path(self.database or None))
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """At the start of a run (before its first step), refuse every unusable setting the run
+        needs at once, not one step at a time after the extract. Sensors use this resource too:
+        they only read, so they are not refused."""
+        run = context.dagster_run
+        if run is None:
+            return
+        stages = [preflight.TRANSFORM, preflight.EXPORT]
+        selection = run.asset_selection  # None: the whole job, the extract included
+        if selection is None or any(key.path[0] == DATASET for key in selection):
+            stages.append(preflight.EXTRACT)  # only a run that reads Mollie needs a token
+        env = dict(os.environ)
+        if self.config_path:
+            env[ENV_CONFIG] = self.config_path
+        try:
+            preflight.check(stages, db_path=self.database or None, env=env)
+        except preflight.SettingsError as exc:
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
 
     def ledger_config(self) -> LedgerConfig:
         return LedgerConfig.load(self.config_path or None)

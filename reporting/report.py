@@ -252,7 +252,7 @@ def findings(con: duckdb.DuckDBPyConnection) -> str:
            from marts.balance_forecast where is_anomaly order by balance_id, forecast_date""",
     )
     return (
-        "<h3>Reconciliation (DESIGN §4)</h3>"
+        "<h3>Reconciliation</h3>"
         + reconciliation
         + "<h3>Balance forecast anomalies</h3>"
         + anomalies

@@ -1,6 +1,6 @@
 """The merchant's bank statements, as its Dutch bank would export them.
 
-Reconciliation identity 8 (DESIGN §4) matches each payout to the deposit on the merchant's bank
+Reconciliation identity 8 (docs/design.md) matches each payout to the deposit on the merchant's bank
 account. So that the demo and the tests have a bank side, this writes, per balance, the statement
 of the account its payouts go to (`Balance.iban`): one credit per settlement whose deposit has
 landed by `world.now`, plus ordinary non-Mollie traffic (members paying their contribution by

@@ -18,8 +18,8 @@ How the world is made (documented for users in sandbox/README.md):
    issued and an `invoice-compensation` row gives back (or takes) the rounding difference between
    the real-time VAT-inclusive deductions and the invoice; on each payout moment of a balance all
    its available rows are swept into a settlement and an `outgoing-transfer` row moves exactly
-   −amount. Settlement periods are built from the swept rows, so every identity of DESIGN §4
-   holds by the way the money moves, not by copying totals.
+   −amount. Settlement periods are built from the swept rows, so every reconciliation identity
+   (docs/design.md) holds by the way the money moves, not by copying totals.
 """
 
 from __future__ import annotations

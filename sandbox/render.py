@@ -8,7 +8,7 @@ Pure functions of (world, record, base): `base` is the API root the links point 
 (`http://host:port/v2`, built from the request's own Host header), and every state that changes
 over time (status, amountRefunded, settlementId, availableAmount, …) is derived from the record's
 lifecycle timestamps at `world.now`. Field names, enums, id prefixes, `_links` and `resource`
-values follow ../shared/docs/mollie-api.md §4 and Mollie's sample responses.
+values follow Mollie's API reference and its sample responses (tests/fixtures/mollie_samples/).
 
 A few derived values need a pass over the whole ledger (balance totals, which invoice covers a
 settlement month); they are computed once per world and cached on it (`_derived`).

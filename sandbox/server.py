@@ -8,7 +8,7 @@ every endpoint in one place, so that every endpoint answers by the same rules.
         httpx.get(f"{server.base_url}/payments",
                   headers={"Authorization": f"Bearer {DEFAULT_ACCESS_TOKEN}"})
 
-Behaves as Mollie does (../shared/docs/mollie-api.md §1–§5): bearer auth with an organization
+Behaves as Mollie's API reference says Mollie does: bearer auth with an organization
 access token (reads everything) or per-profile API keys (payments, refunds, chargebacks, customers
 and subscriptions of their own profile only), Mollie's problem-JSON errors, `application/hal+json`
 everywhere, and cursor pagination (`from` inclusive, `limit` 1–250, newest first, `sort` where

@@ -4,7 +4,7 @@
     new = server.advance("2026-11-02T00:00:00Z")
     send_changes(receiver_url, secret, old, new, base=server.base_url)
 
-Next-gen payloads follow Mollie's shape (../shared/reference/mollie-samples/mollie-api-php/
+Next-gen payloads follow Mollie's shape (tests/fixtures/mollie_samples/mollie-api-php/
 webhook-event.json): `{"resource": "event", "id": "whe_…", "type", "entityId", "createdAt",
 "_embedded": {"entity": {…}}, "_links": {…}}`, the entity rendered by `sandbox.render` exactly as
 the API serves it, and `X-Mollie-Signature: sha256=<hex>` over the raw body.
@@ -169,8 +169,8 @@ TRACKED: tuple[Tracked, ...] = (
     Tracked("payout", Settlement, lambda w: w.settlements, _payout_state, render.render_settlement),
 )
 
-# The next-gen event types Mollie sends for these objects (mollie-api.md §6); other states
-# (a payment still "open", a refund "queued" here) raise none.
+# The next-gen event types Mollie sends for these objects (Mollie's webhook documentation); other
+# states (a payment still "open", a refund "queued" here) raise none.
 EVENT_TYPES = frozenset(
     {
         "payment.paid",

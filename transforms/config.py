@@ -118,15 +118,21 @@ class LedgerConfig:
 
     def require_pii_key(self, using_sandbox: bool) -> str:
         """The key for pseudonymising PII; the demo key is allowed only against the sandbox."""
-        if self.pii_key:
-            return self.pii_key
-        if using_sandbox:
-            return SANDBOX_PII_KEY
-        raise ConfigError(
-            f"{ENV_PII_KEY} is not set: customer names, emails and IBANs are pseudonymised with a "
-            "keyed hash and the key must come from the environment (e.g. `openssl rand -hex 32`); "
-            "keep it stable, or pseudonyms change between runs."
-        )
+        return require_pii_key(self.pii_key, using_sandbox)
+
+
+def require_pii_key(pii_key: str, using_sandbox: bool) -> str:
+    """`pii_key` (MOLLIE_LEDGER_PII_KEY) if set, else the demo key, which only the sandbox's
+    invented customers may be pseudonymised with."""
+    if pii_key:
+        return pii_key
+    if using_sandbox:
+        return SANDBOX_PII_KEY
+    raise ConfigError(
+        f"{ENV_PII_KEY} is not set: customer names, emails and IBANs are pseudonymised with a "
+        "keyed hash and the key must come from the environment (e.g. `openssl rand -hex 32`); "
+        "keep it stable, or pseudonyms change between runs."
+    )
 
 
 def _parties(chosen: Path, raw: Any) -> dict[str, tuple[str, str]]:

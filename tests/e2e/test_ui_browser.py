@@ -74,7 +74,7 @@ def ledger(tmp_path_factory) -> Iterator[Ledger]:
 
     from orchestration.run_events import failure_messages
     from sandbox.demo import sandbox_environment
-    from sandbox.frappe_server import FrappeTestServer
+    from sandbox.frappe import FrappeTestServer
 
     folder = tmp_path_factory.mktemp("e2e")
     home = folder / "dagster_home"

@@ -31,7 +31,7 @@ from pathlib import Path
 from reliability_support import duplicate_keys, world
 from run_harness import Deployment, finish
 
-from sandbox.frappe_server import POSTING_KEY_FIELD, FrappeTestServer
+from sandbox.frappe import POSTING_KEY_FIELD, FrappeTestServer
 from sandbox.server import SandboxServer
 
 # Recognisable secrets: any byte of them found in a file or a log is a leak.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sandbox.bank import write_camt053
-from sandbox.frappe_server import FrappeTestServer
+from sandbox.frappe import FrappeTestServer
 from sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parents[2]

@@ -1,8 +1,8 @@
-"""kill -9 at any point, then run again: the warehouse converges to the clean run's and Frappe
-holds each journal entry exactly once (DESIGN §1.4). The kills and the runs are those of the
-session's deployment history (deployment_history.py): six kills at seeded points, in extract,
-between load and load commit, in transforms, and between posting and recording, then a run to
-the end."""
+"""kill -9 at any point, then run again: the warehouse converges to the clean run's and Frappe holds
+each journal entry exactly once (docs/design.md, Principles 4). The kills and the runs are those of
+the session's deployment history (deployment_history.py): six kills at seeded points, in extract,
+between load and load commit, in transforms, and between posting and recording, then a run to the
+end."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Secrets and privacy (DESIGN §7).
+"""Secrets and privacy (docs/design.md, Security and privacy).
 
 Secrets: the session's deployment history (deployment_history.py) ran every stage, killed and
 whole, with a recognisable token and PII key; neither may appear in anything it left: its

@@ -1,5 +1,5 @@
 """Bad input from users, through the command line: each mistake gives a message that says what to
-do and a non-zero exit, never a traceback (DESIGN §1.5).
+do and a non-zero exit, never a traceback (docs/design.md, Principles 5).
 
 In process (click's CliRunner) against a sandbox over HTTP, with every path in tmp_path.
 """
@@ -18,7 +18,7 @@ from reliability_support import transforms_helpers, world
 
 from cli.main import main
 from quality.gate_results import GATE_TABLE, ensure_gate_table
-from sandbox.frappe_server import FrappeTestServer
+from sandbox.frappe import FrappeTestServer
 from sandbox.server import SandboxServer
 
 ORGANIZATION_TOKEN_HELP = "need an organization access token (access_…)"
@@ -206,7 +206,7 @@ def test_an_account_missing_in_the_chart_waits_in_review_with_frappes_message(
     assert sorted(line.split()[1].rstrip(":") for line in refused) == company_entries
     assert all("Could not find Row #2: Account: Sales Typo - VGV" in line for line in refused)
     # By design a refusal is not a failed export: the entry waits in export.review with
-    # Frappe's message and the run goes on (DESIGN §5); the exit says whether anything failed.
+    # Frappe's message and the run goes on; the exit says whether anything failed.
     assert result.exit_code == 0
     measured.record(
         "bad input from users",

@@ -1,5 +1,5 @@
 -- grain: one row per paid-out settlement, with the bank deposit it matched (if any).
--- Rule (DESIGN §4.8): a Mollie credit on the balance's payout account matches a settlement by
+-- Rule (reconciliation identity 8, docs/design.md): a Mollie credit on the balance's payout account matches a settlement by
 -- its bank reference first (in the description or end-to-end id); what is left matches by exact
 -- amount within ±N business days (config.settings.match_window_business_days) of the payout
 -- date, nearest date first, each side used once. Only settlements inside the period the loaded

@@ -1,4 +1,4 @@
--- grain: one row per reconciliation finding: a check of DESIGN §4 that failed on one object.
+-- grain: one row per reconciliation finding: a reconciliation identity (docs/design.md) that failed on one object.
 -- Each check compares two independently sourced numbers; a violation beyond the check's
 -- tolerance (config.tolerances) is severity 'error', a non-zero difference within it 'warning'.
 -- Checks:

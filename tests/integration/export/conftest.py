@@ -1,5 +1,5 @@
 """Export tests: a real warehouse (sandbox over HTTP → DuckDB, every mart) and a Frappe test
-stand-in over HTTP (sandbox/frappe_server.py)."""
+stand-in over HTTP (sandbox/frappe/)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import pytest
 from export.frappe_client import FrappeClient
 from export.settings import FrappeSettings
 from quality.gate_results import GATE_TABLE, ensure_gate_table
-from sandbox.frappe_server import Account, Chart, FrappeTestServer
+from sandbox.frappe import Account, Chart, FrappeTestServer
 from transforms.config import LedgerConfig
 
 _TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "transforms" / "conftest.py"

@@ -21,7 +21,7 @@ from export.dry_run import write_dry_run
 from export.outbox import POSTED, Outbox
 from export.payload import POSTING_KEY_FIELD, encode_json
 from export.posting import LegacyEntriesError, post_entries
-from sandbox.frappe_server import FrappeTestServer
+from sandbox.frappe import FrappeTestServer
 from transforms.build import build_all, build_model, prepare
 from transforms.config import LedgerConfig
 from transforms.models import discover

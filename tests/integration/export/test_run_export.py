@@ -14,7 +14,8 @@ from export.outbox import latest_states
 from export.payload import POSTING_KEY_FIELD
 from export.run import NO_FRAPPE, format_report, run_export
 
-REFERENCE = Path(__file__).parents[3].parent / "shared" / "reference" / "erpnext"
+# ERPNext 15's Journal Entry doctypes (field names, types, flags), with their source inside.
+DOCTYPES = Path(__file__).parents[2] / "fixtures" / "erpnext" / "journal_entry_doctypes.json"
 FIXTURE = Path(__file__).parents[3] / "export" / "fixtures" / "custom_field.json"
 
 
@@ -142,9 +143,10 @@ def test_dry_run_writes_the_exact_payloads_and_posts_nothing(gates_passed, frapp
 
 
 def test_every_payload_field_exists_in_the_erpnext_doctypes(gates_passed, export_env):
-    """Field names checked against frappe/erpnext's own doctype JSON (../shared/reference)."""
-    header = json.loads((REFERENCE / "journal_entry.json").read_text(encoding="utf-8"))
-    rows = json.loads((REFERENCE / "journal_entry_account.json").read_text(encoding="utf-8"))
+    """Field names checked against ERPNext 15's doctypes (facts kept in tests/fixtures/erpnext)."""
+    doctypes = json.loads(DOCTYPES.read_text(encoding="utf-8"))["doctypes"]
+    header = {"name": "Journal Entry", **doctypes["Journal Entry"]}
+    rows = {"name": "Journal Entry Account", **doctypes["Journal Entry Account"]}
     header_fields = {f["fieldname"]: f for f in header["fields"]}
     row_fields = {f["fieldname"]: f for f in rows["fields"]}
     (custom,) = json.loads(FIXTURE.read_text(encoding="utf-8"))

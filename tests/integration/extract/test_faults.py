@@ -1,5 +1,6 @@
-"""Faults (DESIGN §6, §1.4, §1.5): a flaky API still gives the exact load; a bad credential stops
-the run at once with the fix in the message; a run killed at any point is repaired by re-running.
+"""Faults (docs/design.md, Extraction and Principles 4 and 5): a flaky API still gives the exact
+load; a bad credential stops the run at once with the fix in the message; a run killed at any point
+is repaired by re-running.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Incremental loads (DESIGN §6): later runs add exactly what is new, update what changed, never
-duplicate, and a run with nothing new costs a handful of requests per stream.
+"""Incremental loads (docs/design.md, Extraction): later runs add exactly what is new, update what
+changed, never duplicate, and a run with nothing new costs a handful of requests per stream.
 
 One sandbox world seen at two moments (`server.advance`): the same history plus ten more days,
 in which pending settlements are paid out and pending refunds are processed.

@@ -1,7 +1,7 @@
 """The load itself (the `read_json` inserts and dlt's merge) runs under the memory cap.
 
 The unit tests see the setting on a connection the pipeline opens; this one sees it from inside
-a load job of a real run, which is where the memory went (issue 8).
+a load job of a real run, which is where the memory went.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """Malformed records go to `mollie.quarantine` with the reason and the raw JSON; the rest loads,
-the run counts them, and a re-run does not quarantine the same record twice (DESIGN §1.3).
+the run counts them, and a re-run does not quarantine the same record twice (docs/design.md,
+Principles 3).
 
 The sandbox only serves valid data, so a client whose transport forwards to the sandbox over real
 HTTP spoils two payments on the way back: one amount written "1,00", one id missing.

@@ -1,4 +1,5 @@
-"""`mollie-ledger ui` for real: Dagster's webserver and daemon on a free port, then SIGTERM."""
+"""`mollie-ledger ui` for real: Dagster's webserver and daemon on a free port, then SIGTERM, after
+which none of Dagster's processes may remain."""
 
 from __future__ import annotations
 
@@ -8,11 +9,42 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 
 STARTUP_SECONDS = 180  # loading the definitions in a code server takes ~40 s on a small machine
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """(parent pid, state) of a process from /proc, None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[1]), fields[0]
+
+
+def alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[1] != "Z"  # a zombie has ended, only its entry remains
+
+
+def descendants(pid: int) -> set[int]:
+    """Every live process below `pid`, by a scan of /proc (independent of the code under test)."""
+    parents = {
+        int(p.name): stat[0]
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and (stat := _stat(int(p.name))) and stat[1] != "Z"
+    }
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
 
 
 def free_port() -> int:
@@ -70,8 +102,14 @@ def test_ui_serves_the_project_and_stops_on_sigterm(tmp_path):
         assert {"reconciliation_findings_alert", "run_failure_alert"} <= {
             s["name"] for s in repo["sensors"]
         }
+        dagster = descendants(proc.pid)  # dagster dev, its webserver, daemon, code server(s)
+        assert len(dagster) >= 3, dagster
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 10
+        while {p for p in dagster if alive(p)} and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not {p for p in dagster if alive(p)}, "Dagster processes outlived the command"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""Every reconciliation identity of DESIGN §4 holds on the sandbox's data, read over HTTP.
+"""Every reconciliation identity of docs/design.md holds on the sandbox's data, read over HTTP.
 
 The sandbox is only useful if its books are internally consistent to the cent, so these tests read
 it exactly as the pipeline will (real HTTP, paginated lists, amounts parsed as Decimal) and check

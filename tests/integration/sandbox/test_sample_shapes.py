@@ -2,8 +2,9 @@
 
 For each resource type, the keys of the sandbox's objects (the union over every object of that
 type the API serves, since some fields only appear in some states) must include every key of the
-matching samples in ../shared/reference/mollie-samples/, top level, `_links` and the nested
-objects the pipeline reads. The few exceptions are listed in ALLOWED_MISSING with the reason.
+matching samples in tests/fixtures/mollie_samples/ (Mollie's SDK fixtures), top level, `_links`
+and the nested objects the pipeline reads. The few exceptions are listed in ALLOWED_MISSING with
+the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from sandbox import render
 from sandbox.generate import SandboxConfig, build_world
 from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 
-SAMPLES = Path("/work/shared/reference/mollie-samples")
+SAMPLES = Path(__file__).resolve().parents[2] / "fixtures" / "mollie_samples"
 PHP = "mollie-api-php/"
 CONFIG = SandboxConfig.from_cli(seed=7, payments=600, days=45, now="2026-11-01T00:00:00Z")
 
@@ -105,9 +106,9 @@ ALLOWED_MISSING: dict[str, set[str]] = {
     },
     "refund": {"orderId", "lines", "_links.order"},  # Orders API (legacy)
     "capture": {"shipmentId", "_links.shipment"},  # Orders API shipments (legacy)
-    "balance": {"incomingAmount", "outgoingAmount"},  # PHP fixtures: older beta shape (doc §8)
+    "balance": {"incomingAmount", "outgoingAmount"},  # PHP fixtures: older beta shape
     # There is no get-balance-transaction endpoint for a self link to point at; only the PHP
-    # template has `_links` (with "..." hrefs), S1 and the Python fixture have none.
+    # template has `_links` (with "..." hrefs), the OpenAPI spec and the Python fixture have none.
     "balance_transaction": {"_links", "_links.self", "_links.documentation"},
 }
 

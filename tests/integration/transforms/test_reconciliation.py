@@ -1,5 +1,5 @@
 """Reconciliation on real sandbox data: clean books tie out, and each corruption is caught
-by the right check on the right object (DESIGN §4)."""
+by the right check on the right object (docs/design.md, Reconciliation identities)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Helpers for the extract unit tests: fake time, canned responses, the Mollie samples.
 
-`mollie_samples/` is a byte-for-byte copy of /work/shared/reference/mollie-samples (Mollie's own
-SDK fixtures, BSD-2-Clause, attribution in its README) so the tests run from a fresh clone.
+tests/fixtures/mollie_samples/ holds Mollie's own sample responses, copied byte for byte from
+Mollie's SDKs' test fixtures (BSD-2-Clause; sources, commits and attribution in its README).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-SAMPLES_DIR = Path(__file__).parent / "mollie_samples"
+SAMPLES_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "mollie_samples"
 BASE_URL = "https://api.mollie.com/v2"
 TOKEN = "access_SeCrEt0123456789abcdefGHIJ"  # never allowed to show up in any output
 

@@ -115,7 +115,7 @@ def test_flatten_periods_samples(
     assert str(ideal["amount_net"]) == "86.1000"
     assert ideal["amount_vat"] is None
     assert str(refund["amount_net"]) == "-43.2000"
-    assert str(refund["amount_gross"]) == refund_gross  # the S2/S1 sign quirk is preserved
+    assert str(refund["amount_gross"]) == refund_gross  # the SDK/spec sign quirk is preserved
     assert ideal_cost["rate_fixed"] == Decimal("0.3500")
     assert ideal_cost["rate_percentage"] is None
     assert str(ideal_cost["amount_vat"]) == "0.4410"
@@ -275,7 +275,7 @@ def test_flatten_balance_report_status_balances() -> None:
             "availableBalance": {
                 "immediatelyAvailable": {
                     "amount": _amount("-1078.74"),
-                    "sub-totals": [  # S1's schema spelling is accepted too
+                    "sub-totals": [  # the OpenAPI spec's spelling is accepted too
                         {"transactionType": "outgoing-transfer", "amount": _amount("-1080.00")}
                     ],
                 }
@@ -355,7 +355,7 @@ NO_IDS = dict.fromkeys(
             {"settlement_id": "stl_1", "transfer_id": "trf_1"},
         ),
         ({"invoiceId": "inv_1"}, {"invoice_id": "inv_1"}),
-        # The S1 schema's form, nested under type-named keys.
+        # The OpenAPI spec's form, nested under type-named keys.
         (
             {"refund": {"paymentId": "tr_1", "refundId": "re_1"}},
             {"payment_id": "tr_1", "refund_id": "re_1"},

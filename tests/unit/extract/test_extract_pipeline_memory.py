@@ -1,4 +1,4 @@
-"""The pipeline's DuckDB connections have DuckDB's memory capped (issue 8: peak RSS of a load).
+"""The pipeline's DuckDB connections have DuckDB's memory capped (the peak RSS of a load).
 
 Left at DuckDB's default (80 % of RAM) the load's buffer pool grew with the data; the cap is
 `MOLLIE_LEDGER_DUCKDB_MEMORY_LIMIT`, 512MB when unset.

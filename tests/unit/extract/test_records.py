@@ -47,7 +47,8 @@ CONTEXT = {
 }
 # The one sample Mollie's SDK ships that is not a valid record: its report `totals` is a stub.
 INVALID = {"balance_report_single.json": "totals.some_data"}
-NOT_LOADED = {"event"}  # webhook events are hints to re-fetch (DESIGN §7), not a raw table
+# Webhook events are hints to re-fetch (docs/design.md, Security and privacy), not a raw table.
+NOT_LOADED = {"event"}
 SAMPLES = sorted(str(p.relative_to(SAMPLES_DIR)) for p in SAMPLES_DIR.rglob("*.json"))
 
 

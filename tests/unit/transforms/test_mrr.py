@@ -1,4 +1,4 @@
-"""MRR movements against a hand-computed example with every category (DESIGN §3).
+"""MRR movements against a hand-computed example with every category.
 
 Four customers, EUR, months January to May 2026 (the data's last day is 15 May):
   A  10/month from 10 Jan                                  → new in Jan, then unchanged

@@ -1,0 +1,358 @@
+"""The site's masters: company, chart of accounts, cost centres, fiscal years and parties,
+loaded from a TOML file or built in code.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+DEFAULT_COMPANY = "Vereniging Groene Vork"
+ROOT_TYPES = ("Asset", "Liability", "Equity", "Income", "Expense")
+
+
+@dataclass(frozen=True, slots=True)
+class Company:
+    name: str
+    abbr: str
+    default_currency: str = "EUR"
+    # ERPNext fills a row's missing cost centre from the company's default one (the `:Company`
+    # default of `cost_center`; ERPNext's setup gives every company "Main - ABBR"). None: a
+    # company without one, where a P&L row without a cost centre fails the GL Entry check.
+    cost_center: str | None = None
+    # Books closed (an Accounting Period marked closed) up to and including this date.
+    books_closed_until: date | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    name: str
+    company: str
+    root_type: str
+    account_type: str = ""
+    is_group: bool = False
+    account_currency: str | None = None  # None: the company's currency
+    parent_account: str | None = None
+    disabled: bool = False
+
+    @property
+    def report_type(self) -> str:
+        pl = self.root_type in ("Income", "Expense")
+        return "Profit and Loss" if pl else "Balance Sheet"
+
+
+@dataclass(frozen=True, slots=True)
+class CostCenter:
+    name: str
+    company: str
+    is_group: bool = False
+    parent_cost_center: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FiscalYear:
+    """An ERPNext Fiscal Year: GL entries may be dated only inside one (else FiscalYearError)."""
+
+    name: str
+    year_start_date: date
+    year_end_date: date
+    companies: tuple[str, ...] = ()  # ERPNext's Companies table: empty = every company
+
+    def holds(self, day: date, company: str) -> bool:
+        in_year = self.year_start_date <= day <= self.year_end_date
+        return in_year and (not self.companies or company in self.companies)
+
+
+def calendar_years(first: int, last: int) -> tuple[FiscalYear, ...]:
+    """One fiscal year per calendar year, for every company (ERPNext's default shape)."""
+    return tuple(FiscalYear(str(y), date(y, 1, 1), date(y, 12, 31)) for y in range(first, last + 1))
+
+
+# What a chart without fiscal years of its own gets: a site that has been running for a while.
+DEFAULT_FISCAL_YEARS = calendar_years(2020, 2030)
+
+
+@dataclass(frozen=True)
+class Chart:
+    """Companies, accounts, cost centres, parties and fiscal years the server knows (its
+    "masters")."""
+
+    companies: Mapping[str, Company]
+    accounts: Mapping[str, Account]
+    cost_centers: Mapping[str, CostCenter]
+    parties: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    fiscal_years: tuple[FiscalYear, ...] = DEFAULT_FISCAL_YEARS
+
+    def fiscal_year_of(self, day: date, company: str) -> FiscalYear | None:
+        return next((fy for fy in self.fiscal_years if fy.holds(day, company)), None)
+
+    def __post_init__(self) -> None:
+        for acc in self.accounts.values():
+            if acc.company not in self.companies:
+                raise ValueError(f"account {acc.name!r}: unknown company {acc.company!r}")
+            if acc.root_type not in ROOT_TYPES:
+                raise ValueError(f"account {acc.name!r}: root_type must be one of {ROOT_TYPES}")
+        for cc in self.cost_centers.values():
+            if cc.company not in self.companies:
+                raise ValueError(f"cost centre {cc.name!r}: unknown company {cc.company!r}")
+        for co in self.companies.values():
+            if co.cost_center is not None and co.cost_center not in self.cost_centers:
+                raise ValueError(f"company {co.name!r}: unknown cost centre {co.cost_center!r}")
+
+    def currency_of(self, account: Account) -> str:
+        return account.account_currency or self.companies[account.company].default_currency
+
+    @property
+    def currencies(self) -> set[str]:
+        out = {c.default_currency for c in self.companies.values()}
+        return out | {self.currency_of(a) for a in self.accounts.values()}
+
+    @classmethod
+    def default(cls) -> Chart:
+        """Vereniging Groene Vork (VGV), shaped like ERPNext's standard chart, plus one account
+        and cost centre of a second company to test the company checks."""
+        vgv, gve = DEFAULT_COMPANY, "Groene Vork Events B.V."
+        a = Account
+        accounts = [
+            # groups, as ERPNext's standard chart nests them
+            a("Application of Funds (Assets) - VGV", vgv, "Asset", is_group=True),
+            a(
+                "Current Assets - VGV",
+                vgv,
+                "Asset",
+                is_group=True,
+                parent_account="Application of Funds (Assets) - VGV",
+            ),
+            a(
+                "Bank Accounts - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                is_group=True,
+                parent_account="Current Assets - VGV",
+            ),
+            a(
+                "Accounts Receivable - VGV",
+                vgv,
+                "Asset",
+                is_group=True,
+                parent_account="Current Assets - VGV",
+            ),
+            a("Source of Funds (Liabilities) - VGV", vgv, "Liability", is_group=True),
+            a(
+                "Current Liabilities - VGV",
+                vgv,
+                "Liability",
+                is_group=True,
+                parent_account="Source of Funds (Liabilities) - VGV",
+            ),
+            a(
+                "Duties and Taxes - VGV",
+                vgv,
+                "Liability",
+                "Tax",
+                is_group=True,
+                parent_account="Current Liabilities - VGV",
+            ),
+            a(
+                "Accounts Payable - VGV",
+                vgv,
+                "Liability",
+                is_group=True,
+                parent_account="Current Liabilities - VGV",
+            ),
+            a("Income - VGV", vgv, "Income", is_group=True),
+            a("Direct Income - VGV", vgv, "Income", is_group=True, parent_account="Income - VGV"),
+            a("Expenses - VGV", vgv, "Expense", is_group=True),
+            a(
+                "Indirect Expenses - VGV",
+                vgv,
+                "Expense",
+                is_group=True,
+                parent_account="Expenses - VGV",
+            ),
+            # Mollie clearing accounts, one per balance currency (docs/accounting.md), and the bank
+            a(
+                "Mollie EUR - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Mollie GBP - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="GBP",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Bank - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+            ),
+            a(
+                "Old Mollie Clearing - VGV",
+                vgv,
+                "Asset",
+                "Bank",
+                account_currency="EUR",
+                parent_account="Bank Accounts - VGV",
+                disabled=True,
+            ),
+            a(
+                "Debtors - VGV",
+                vgv,
+                "Asset",
+                "Receivable",
+                account_currency="EUR",
+                parent_account="Accounts Receivable - VGV",
+            ),
+            a(
+                "Creditors - VGV",
+                vgv,
+                "Liability",
+                "Payable",
+                account_currency="EUR",
+                parent_account="Accounts Payable - VGV",
+            ),
+            # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax),
+            # input VAT included: it simply carries a debit balance.
+            a(
+                "Input VAT - VGV",
+                vgv,
+                "Liability",
+                "Tax",
+                account_currency="EUR",
+                parent_account="Duties and Taxes - VGV",
+            ),
+            a(
+                "Sales - VGV",
+                vgv,
+                "Income",
+                "Income Account",
+                account_currency="EUR",
+                parent_account="Direct Income - VGV",
+            ),
+            a(
+                "Sales Returns - VGV",
+                vgv,
+                "Income",
+                "Income Account",
+                account_currency="EUR",
+                parent_account="Direct Income - VGV",
+            ),
+            a(
+                "Chargebacks - VGV",
+                vgv,
+                "Expense",
+                "Expense Account",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            a(
+                "Payment Processing Fees - VGV",
+                vgv,
+                "Expense",
+                "Expense Account",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            a(
+                "Rounding - VGV",
+                vgv,
+                "Expense",
+                "Round Off",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            # another company's accounts: valid names, wrong company for VGV entries
+            a("Bank - GVE", gve, "Asset", "Bank", account_currency="EUR"),
+            a("Sales - GVE", gve, "Income", "Income Account", account_currency="EUR"),
+        ]
+        cost_centers = [
+            CostCenter("Vereniging Groene Vork - VGV", vgv, is_group=True),
+            CostCenter("Main - VGV", vgv, parent_cost_center="Vereniging Groene Vork - VGV"),
+            CostCenter("Main - GVE", gve),
+        ]
+        return cls(
+            companies={
+                vgv: Company(vgv, "VGV", cost_center="Main - VGV"),
+                gve: Company(gve, "GVE", cost_center="Main - GVE"),
+            },
+            accounts={x.name: x for x in accounts},
+            cost_centers={x.name: x for x in cost_centers},
+            parties={"Customer": ("Webshop Customers",), "Supplier": ("Mollie B.V.",)},
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Chart:
+        """Build a chart from plain data (parsed TOML or JSON).
+
+        Full form: `companies`, `accounts`, `cost_centers` (each: name → attributes of
+        `Company` / `Account` / `CostCenter`), optional `parties` (party type → names) and
+        optional `fiscal_years` (name → {year_start_date, year_end_date, companies}; default
+        the calendar years 2020–2030). Short form: the mapping is just `accounts` (name →
+        {company, root_type, account_type, is_group, account_currency, ...}); companies are then
+        inferred from the accounts (the abbreviation from the " - ABBR" suffix, currency EUR)
+        with a default cost centre "Main - ABBR", as ERPNext's setup creates.
+        """
+        if "accounts" not in data:
+            data = {"accounts": data}
+        accounts = {n: Account(name=n, **dict(v)) for n, v in data["accounts"].items()}
+        companies_in = data.get("companies")
+        if companies_in is None:
+            companies_in = {}
+            for acc in accounts.values():
+                abbr = acc.name.rsplit(" - ", 1)[-1] if " - " in acc.name else acc.company[:3]
+                companies_in.setdefault(acc.company, {"abbr": abbr})
+        companies = {}
+        for n, v in companies_in.items():
+            attrs = dict(v)
+            if attrs.get("books_closed_until") is not None:
+                attrs["books_closed_until"] = _as_date(attrs["books_closed_until"])
+            companies[n] = Company(name=n, **attrs)
+        cost_in = data.get("cost_centers")
+        if cost_in is None:  # each company's "Main - ABBR", its default as ERPNext's setup makes it
+            cost_in = {f"Main - {c.abbr}": {"company": c.name} for c in companies.values()}
+            companies = {
+                n: c if c.cost_center else replace(c, cost_center=f"Main - {c.abbr}")
+                for n, c in companies.items()
+            }
+        cost_centers = {n: CostCenter(name=n, **dict(v)) for n, v in cost_in.items()}
+        parties = {k: tuple(v) for k, v in (data.get("parties") or {}).items()}
+        years_in = data.get("fiscal_years")
+        if years_in is None:
+            return cls(companies, accounts, cost_centers, parties)
+        years = tuple(
+            FiscalYear(
+                name,
+                _as_date(v["year_start_date"]),
+                _as_date(v["year_end_date"]),
+                tuple(v.get("companies") or ()),
+            )
+            for name, v in years_in.items()
+        )
+        return cls(companies, accounts, cost_centers, parties, years)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Chart:
+        """Read a chart from a `.toml` or `.json` file (see `from_dict`)."""
+        path = Path(path)
+        if path.suffix == ".toml":
+            return cls.from_dict(tomllib.loads(path.read_text(encoding="utf-8")))
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def _as_date(value: str | date) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # TOML has dates
