@@ -276,6 +276,46 @@ class Chart:
                 account_currency="EUR",
                 parent_account="Indirect Expenses - VGV",
             ),
+            # The accounts the ledger configuration's further roles name (config/ledger.toml),
+            # placed where an ERPNext chart would hold them, so a default site takes every
+            # role's entries: platform commissions earned, parts routed to connected
+            # accounts, the rolling reserve held by Mollie, a Mollie Capital loan, Mollie's
+            # balance corrections and movements between one's own balances.
+            a(
+                "Mollie Commissions - VGV",
+                vgv,
+                "Income",
+                "Income Account",
+                account_currency="EUR",
+                parent_account="Direct Income - VGV",
+            ),
+            a(
+                "Mollie Corrections - VGV",
+                vgv,
+                "Expense",
+                "Expense Account",
+                account_currency="EUR",
+                parent_account="Indirect Expenses - VGV",
+            ),
+            a(
+                "Connected Accounts - VGV",
+                vgv,
+                "Liability",
+                parent_account="Current Liabilities - VGV",
+            ),
+            a(
+                "Mollie Capital Loan - VGV",
+                vgv,
+                "Liability",
+                parent_account="Current Liabilities - VGV",
+            ),
+            a("Mollie Reserve - VGV", vgv, "Asset", parent_account="Current Assets - VGV"),
+            a(
+                "Mollie Internal Transfers - VGV",
+                vgv,
+                "Asset",
+                parent_account="Current Assets - VGV",
+            ),
             # another company's accounts: valid names, wrong company for VGV entries
             a("Bank - GVE", gve, "Asset", "Bank", account_currency="EUR"),
             a("Sales - GVE", gve, "Income", "Income Account", account_currency="EUR"),

@@ -3,7 +3,6 @@ stand-in over HTTP (sandbox/frappe/)."""
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.util
 import shutil
 from collections.abc import Callable, Iterator
@@ -16,19 +15,24 @@ import pytest
 from export.frappe_client import FrappeClient
 from export.settings import FrappeSettings
 from quality.gate_results import GATE_TABLE, ensure_gate_table
-from sandbox.frappe import Account, Chart, FrappeTestServer
-from transforms.config import LedgerConfig
+from sandbox.frappe import FrappeTestServer
 
-_TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "transforms" / "conftest.py"
+_WAREHOUSE_BUILDS = Path(__file__).parents[1] / "transforms" / "warehouse_builds.py"
 
 
 def _build_warehouse() -> Callable[..., Path]:
-    # Loaded by path under its own name: every test folder has a module called `conftest`.
-    spec = importlib.util.spec_from_file_location("_export_tests_warehouse", _TRANSFORMS_CONFTEST)
+    # Loaded by path under its own name: beside the transforms tests, not on this folder's path.
+    spec = importlib.util.spec_from_file_location("_export_tests_warehouse", _WAREHOUSE_BUILDS)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.build_warehouse
+
+
+@pytest.fixture(scope="session")
+def build_warehouse() -> Callable[..., Path]:
+    """build_warehouse(folder, seed, **worlds): the transforms tests' warehouse build."""
+    return _build_warehouse()
 
 
 @pytest.fixture(scope="session")
@@ -52,34 +56,9 @@ def con(db) -> Iterator[duckdb.DuckDBPyConnection]:
     connection.close()
 
 
-# Where each role's account sits in an ERPNext chart: (root type, account type, parent group).
-_ROLE_PLACES = {
-    "commissions": ("Income", "Income Account", "Direct Income - VGV"),
-    "corrections": ("Expense", "Expense Account", "Indirect Expenses - VGV"),
-    "split_payments": ("Liability", "", "Current Liabilities - VGV"),
-    "loan": ("Liability", "", "Current Liabilities - VGV"),
-    "reserve": ("Asset", "", "Current Assets - VGV"),
-    "internal_transfers": ("Asset", "", "Current Assets - VGV"),
-}
-
-
-def chart_for_the_ledger_config() -> Chart:
-    """The stand-in's default chart plus any account the default ledger configuration names
-    that it lacks, placed as an ERPNext chart would hold it, so every role can post."""
-    chart = Chart.default()
-    company = LedgerConfig.load(env={}).company
-    added = {}
-    for role, name in LedgerConfig.load(env={}).accounts.items():
-        if name in chart.accounts or role not in _ROLE_PLACES:
-            continue
-        root, kind, parent = _ROLE_PLACES[role]
-        added[name] = Account(name, company, root, kind, parent_account=parent)
-    return dataclasses.replace(chart, accounts={**chart.accounts, **added})
-
-
 @pytest.fixture
 def frappe() -> Iterator[FrappeTestServer]:
-    with FrappeTestServer(chart_for_the_ledger_config()) as server:
+    with FrappeTestServer() as server:
         yield server
 
 

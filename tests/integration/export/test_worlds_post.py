@@ -13,14 +13,6 @@ import pytest
 
 from export.payload import POSTING_KEY_FIELD
 from export.posting import post_entries
-from extract.bank import load_bank_statements
-from extract.pipeline import run_extract
-from extract.settings import ClientSettings
-from sandbox.bank import write_camt053
-from sandbox.generate import SandboxConfig
-from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
-from transforms.build import build_all
-from transforms.config import LedgerConfig
 
 
 @pytest.fixture(
@@ -28,23 +20,9 @@ from transforms.config import LedgerConfig
     params=[("every_type", 7), ("every_type", 23), ("platform", 7), ("platform", 23)],
     ids=lambda p: f"{p[0]}-{p[1]}",
 )
-def world(request, tmp_path_factory) -> Path:
+def world(request, tmp_path_factory, build_warehouse) -> Path:
     flag, seed = request.param
-    folder = tmp_path_factory.mktemp(f"{flag}{seed}")
-    config = SandboxConfig.from_cli(
-        seed=seed, payments=900, days=70, now="2026-11-01T00:00:00Z", **{flag: True}
-    )
-    db = folder / "w.duckdb"
-    with SandboxServer(config) as server:
-        settings = ClientSettings(
-            base_url=server.base_url, token=DEFAULT_ACCESS_TOKEN, rate_per_second=1000, burst=1000
-        )
-        run_extract(db, settings=settings)
-        write_camt053(server.world, folder / "bank")
-    with duckdb.connect(str(db)) as con:
-        load_bank_statements(con, folder / "bank")
-        build_all(con, LedgerConfig.load(), "test-pii-key")
-    return db
+    return build_warehouse(tmp_path_factory.mktemp(f"{flag}{seed}"), seed, **{flag: True})
 
 
 def test_identity_holds_every_day_and_nothing_is_held_or_rounded(world):

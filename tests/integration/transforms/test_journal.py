@@ -388,9 +388,7 @@ def test_rounding_carries_at_most_the_tolerance(clean_warehouse, tmp_path, toler
     con.execute(
         row_sql("baltr_cent", "payment", at, D("50.00"), balance, fees=D("-0.99"), net=D("49.00"))
     )
-    config = dataclasses.replace(
-        CONFIG, tolerances={**CONFIG.tolerances, "rounding": D(tolerance)}
-    )
+    config = dataclasses.replace(CONFIG, tolerances={**CONFIG.tolerances, "rounding": D(tolerance)})
     prepare(con, config, "test-pii-key")
     for model in discover():
         build_model(con, model)

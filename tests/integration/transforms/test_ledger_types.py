@@ -10,8 +10,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import rebuild
 from ledger_rows import findings, row_sql
+from warehouse_builds import rebuild
 
 from extract.pipeline import run_extract
 from extract.settings import ClientSettings

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import build_warehouse
+from warehouse_builds import build_warehouse
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "mollie_balance_transaction_types.txt"
 
