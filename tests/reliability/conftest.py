@@ -11,8 +11,9 @@ from typing import Any
 
 import duckdb
 import pytest
+import warehouse_builds
 from deployment_history import History, live
-from reliability_support import DAYS, PAYMENTS, SEED, fingerprint, transforms_helpers
+from reliability_support import DAYS, PAYMENTS, SEED, fingerprint
 
 # Set by write_report.py: where the measured results of this session go.
 ENV_RESULTS = "RELIABILITY_RESULTS"
@@ -22,7 +23,7 @@ ENV_RESULTS = "RELIABILITY_RESULTS"
 def clean_warehouse(tmp_path_factory) -> Path:
     """The sandbox world extracted with no faults, bank statements loaded, every model built."""
     folder = tmp_path_factory.mktemp("clean")
-    return transforms_helpers().build_warehouse(folder, SEED, payments=PAYMENTS, days=DAYS)
+    return warehouse_builds.build_warehouse(folder, SEED, payments=PAYMENTS, days=DAYS)
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,6 @@ machine; it still has EUR and GBP balances, settlements, refunds, a chargeback a
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +24,6 @@ NOW = "2026-11-01T00:00:00Z"
 # Schemas whose tables the pipeline writes. Not `mollie_staging` (dlt's scratch copy of the last
 # load), not `export` (the outbox depends on what Frappe answered), not `config`.
 COMPARED_SCHEMAS = ("mollie", "bank", "staging", "intermediate", "marts")
-_TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "integration" / "transforms" / "conftest.py"
 
 Fingerprint = dict[str, dict[str, Any]]
 
@@ -43,17 +40,6 @@ def settings_for(server: SandboxServer, **overrides: Any) -> ClientSettings:
         "rate_per_second": 0,
     }
     return ClientSettings(**{**values, **overrides})
-
-
-@functools.cache
-def transforms_helpers():
-    """`build_warehouse` and `rebuild` of the transforms tests, loaded by path under their own
-    name (every test folder has a module called `conftest`)."""
-    spec = importlib.util.spec_from_file_location("_reliability_warehouse", _TRANSFORMS_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fingerprint(db: Path) -> Fingerprint:

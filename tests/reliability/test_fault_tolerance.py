@@ -16,13 +16,13 @@ import logging
 from pathlib import Path
 
 import pytest
+import warehouse_builds
 from reliability_support import (
     differences,
     duplicate_keys,
     fingerprint,
     lost_and_duplicated,
     settings_for,
-    transforms_helpers,
     world,
 )
 
@@ -79,7 +79,7 @@ def _faulted_warehouse(folder: Path, faults: FaultConfig, waits: list[float]):
         settings = settings_for(server, timeout=timeout, breaker_threshold=50)
         run_extract(db, settings=settings, client_factory=client_factory)
         write_camt053(server.world, folder / "bank")
-    transforms_helpers().rebuild(db, bank=folder / "bank")
+    warehouse_builds.rebuild(db, bank=folder / "bank")
     (client,) = clients
     return db, client.counters.snapshot()
 

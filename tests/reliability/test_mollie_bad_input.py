@@ -19,13 +19,13 @@ from pathlib import Path
 import duckdb
 import httpx
 import pytest
+import warehouse_builds
 from dlt.pipeline.exceptions import PipelineStepFailed
 from reliability_support import (
     differences,
     duplicate_keys,
     fingerprint,
     settings_for,
-    transforms_helpers,
     world,
 )
 
@@ -388,7 +388,7 @@ def test_wrong_currency_on_a_settlement_sub_list_is_quarantined_and_flagged(
     proxy = Proxy(_edit_items(rf"/v2/settlements/{eur.id}/payments", "payments", gbp))
     result = _extract(db, sandbox, proxy)
     write_camt053(sandbox.world, tmp_path / "bank")
-    transforms_helpers().rebuild(db, bank=tmp_path / "bank")
+    warehouse_builds.rebuild(db, bank=tmp_path / "bank")
     assert result.quarantined == {"settlement_payments": 1}
     (row,) = _quarantine(db)
     assert row[1] == wrong["id"]

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import warehouse_builds
 from click.testing import CliRunner
-from reliability_support import transforms_helpers, world
+from reliability_support import world
 
 from cli.main import main
 from quality.gate_results import GATE_TABLE, ensure_gate_table
@@ -183,7 +184,7 @@ def test_an_account_missing_in_the_chart_waits_in_review_with_frappes_message(
     monkeypatch.setenv("MOLLIE_LEDGER_CONFIG", str(config))
     db = env / "w.duckdb"
     shutil.copy(clean_warehouse, db)
-    transforms_helpers().rebuild(db)
+    warehouse_builds.rebuild(db)
     con = duckdb.connect(str(db))
     try:
         ensure_gate_table(con)

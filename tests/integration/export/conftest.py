@@ -3,7 +3,6 @@ stand-in over HTTP (sandbox/frappe/)."""
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -11,34 +10,24 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import warehouse_builds
 
 from export.frappe_client import FrappeClient
 from export.settings import FrappeSettings
 from quality.gate_results import GATE_TABLE, ensure_gate_table
 from sandbox.frappe import FrappeTestServer
 
-_WAREHOUSE_BUILDS = Path(__file__).parents[1] / "transforms" / "warehouse_builds.py"
-
-
-def _build_warehouse() -> Callable[..., Path]:
-    # Loaded by path under its own name: beside the transforms tests, not on this folder's path.
-    spec = importlib.util.spec_from_file_location("_export_tests_warehouse", _WAREHOUSE_BUILDS)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.build_warehouse
-
 
 @pytest.fixture(scope="session")
 def build_warehouse() -> Callable[..., Path]:
-    """build_warehouse(folder, seed, **worlds): the transforms tests' warehouse build."""
-    return _build_warehouse()
+    """build_warehouse(folder, seed, **worlds), as the transforms tests build theirs."""
+    return warehouse_builds.build_warehouse
 
 
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory) -> Path:
     """Seed 7, as small as still gives matched EUR and GBP settlements and fee invoices."""
-    return _build_warehouse()(tmp_path_factory.mktemp("export-wh"), 7)
+    return warehouse_builds.build_warehouse(tmp_path_factory.mktemp("export-wh"), 7)
 
 
 @pytest.fixture

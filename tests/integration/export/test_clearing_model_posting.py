@@ -5,16 +5,15 @@ migrates without a double post, and a posted entry that vanishes from the marts 
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 from collections import Counter
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import duckdb
 import httpx
+import journal_rows
 import pytest
 
 from export.dry_run import write_dry_run
@@ -224,18 +223,8 @@ def test_posted_entry_that_leaves_the_marts_is_a_finding(con, frappe, client):
     ).fetchone() == (1,)
 
 
-def _ledger_rows():
-    spec = importlib.util.spec_from_file_location(
-        "_export_tests_journal_rows", Path(__file__).parents[1] / "transforms" / "journal_rows.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_a_row_of_every_category_posts_with_its_accounts(con, frappe, client):
-    rows = _ledger_rows()
+    rows = journal_rows
     balance = con.execute(
         "select balance_id from staging.stg_mollie__balances where currency = 'EUR'"
     ).fetchone()[0]

@@ -3,8 +3,6 @@ corrupt, and a local webhook receiver that records what alerts POST."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
 import json
 import shutil
 import threading
@@ -13,25 +11,14 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from warehouse_builds import build_warehouse, rebuild
 
 from extract.http_server import BackgroundHTTPService, TrackedHandler
-
-_TRANSFORMS_CONFTEST = Path(__file__).parents[1] / "transforms" / "conftest.py"
-
-
-@functools.cache
-def _transforms_helpers():
-    # Loaded by path under its own name: every test folder has a module called `conftest`.
-    spec = importlib.util.spec_from_file_location("_ops_tests_warehouse", _TRANSFORMS_CONFTEST)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory) -> Path:
-    return _transforms_helpers().build_warehouse(tmp_path_factory.mktemp("ops-wh"), 7)
+    return build_warehouse(tmp_path_factory.mktemp("ops-wh"), 7)
 
 
 @pytest.fixture
@@ -46,7 +33,7 @@ def warehouse_with(built_warehouse, tmp_path) -> Callable[..., Path]:
             for sql in statements:
                 con.execute(sql)
             con.close()
-            _transforms_helpers().rebuild(db)
+            rebuild(db)
         return db
 
     return apply

@@ -4,7 +4,6 @@ Data Docs; and in a Dagster run the failed gate stops everything downstream."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -14,6 +13,7 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
+from warehouse_builds import build_warehouse, rebuild
 
 from export.gates import GateRefusal, require_gates_passed
 from orchestration.export_assets import export_assets
@@ -26,18 +26,6 @@ from quality.suites import read_all
 
 SUITES = {s.name: s for s in read_all()}
 PAN = "4111 1111 1111 1111"  # Visa's test number: Luhn-valid, 16 digits
-
-
-def _transforms_conftest():
-    """build_warehouse/rebuild from the transforms tests (a conftest, so not importable by name)."""
-    path = Path(__file__).parents[1] / "transforms" / "conftest.py"
-    spec = importlib.util.spec_from_file_location("transforms_warehouse", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-WAREHOUSE = _transforms_conftest()
 
 
 @pytest.fixture(scope="session")
@@ -55,7 +43,7 @@ def docs_dir(tmp_path_factory) -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def clean_db(tmp_path_factory) -> Path:
-    return WAREHOUSE.build_warehouse(tmp_path_factory.mktemp("quality-wh"), seed=7)
+    return build_warehouse(tmp_path_factory.mktemp("quality-wh"), seed=7)
 
 
 @pytest.fixture
@@ -71,7 +59,7 @@ def broken(clean_db, tmp_path) -> Iterator[Callable[..., duckdb.DuckDBPyConnecti
             con.execute(sql)
         if rebuild:
             con.close()
-            WAREHOUSE.rebuild(db)
+            rebuild(db)
             con = duckdb.connect(str(db))
         opened.append(con)
         return con
@@ -292,7 +280,7 @@ def test_reconciliation_findings_warn_without_blocking(clean_db, tmp_path, docs_
         "(select min(id) from mollie.settlements where status = 'paidout')"
     )
     con.close()
-    WAREHOUSE.rebuild(db)
+    rebuild(db)
     key = dg.AssetKey(["marts", "reconciliation_exceptions"])
 
     result = dg.materialize(
