@@ -58,6 +58,10 @@ MART_SUMMARIES: dict[str, MartSummary] = {
     "balance_forecast": MartSummary(("expected_payout",), "anomaly_reason"),
     "journal_entries": MartSummary(("total_debit", "total_credit"), "entry_type"),
     "journal_entry_lines": MartSummary(("debit", "credit"), "role"),
+    "journal_entry_status": MartSummary(("clearing_amount", "imbalance"), "entry_type"),
+    "clearing_reconciliation": MartSummary(
+        ("journal_movement", "held_close", "difference"), "status"
+    ),
 }
 
 
