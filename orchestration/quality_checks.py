@@ -1,6 +1,7 @@
 """Quality gates as Dagster asset checks: one blocking check per expectation suite.
 
-Each suite in quality/expectations/ becomes `@asset_check(blocking=True)` on its table's asset.
+Each model's contract (transforms/<layer>/<table>.contract.json, beside its SQL) becomes
+`@asset_check(blocking=True)` on its table's asset.
 Dagster blocks downstream assets of the same run only for a failed check with ERROR severity,
 so the severity carries the suite's meaning: an error-level expectation that fails (a duplicate
 key, an unknown currency, a lost amount, a card number) fails the check with ERROR and stops
@@ -25,6 +26,7 @@ import duckdb
 
 from orchestration.transform_assets import EXTERNAL_SCHEMAS
 from orchestration.warehouse import Warehouse
+from quality.contracts import shown
 from quality.frames import reads
 from quality.gate_results import append_result
 from quality.suites import Suite, read_all
@@ -120,12 +122,12 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
         blocking=True,
         additional_deps=others,
         description=(
-            f"{len(suite.expectations)} expectations from quality/expectations/"
-            f"{suite.path.name} (keys, foreign keys, domains, integrity with the layer below, "
+            f"{len(suite.expectations)} expectations from {shown(suite.path)} (keys, "
+            "foreign keys, domains, integrity with the layer below, "
             "privacy). Error-level failures block everything downstream in the run; "
             "warning-level ones (e.g. unknown enum values) are reported without blocking."
         ),
-        metadata={"suite": f"quality/expectations/{suite.path.name}"},
+        metadata={"suite": shown(suite.path)},
         pool="duckdb",  # DuckDB has one writer: checks queue with the assets
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:

@@ -1,6 +1,8 @@
-"""Expectation suites: reviewable JSON in quality/expectations/, loaded and checked loudly.
+"""Expectation suites: the `expectations` of each model's contract, loaded and checked loudly.
 
-One file per staging and mart table, `<table>.json`, in GX 1.x form::
+One contract per staging and mart table, beside its SQL file
+(transforms/<layer>/<table>.contract.json, found through quality.contracts), the suite in GX 1.x
+form::
 
     {"name": "<table>", "meta": {"include": ["privacy"]},
      "expectations": [{"type": "expect_…", "kwargs": {…},
@@ -8,7 +10,8 @@ One file per staging and mart table, `<table>.json`, in GX 1.x form::
 
 `meta.frame` says which frame of the table the expectation runs on (quality.frames: `rows` by
 default, `columns` for the privacy scan, `layers` for integrity between layers); `include` pulls in
-shared suites from quality/expectations/shared/ (the privacy scan every table gets).
+shared suites from quality/expectations/shared/ (the privacy scan every table gets). The same file
+declares the table's foreign keys and derived flags, which quality.foreign_keys reads.
 
 GX logs and silently drops an expectation it cannot build (an unknown type), and raises a bare
 pydantic error for bad kwargs, naming neither the file nor the entry. `load_suite` builds every
@@ -19,23 +22,19 @@ part (no GX import): Dagster definitions use it to name their checks.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from quality.contracts import SHARED_DIR, ContractError, contract_paths, read_json, table_of
 from quality.frames import FRAME_KINDS
-from transforms.models import discover
+from transforms.models import ROOT, discover
 
-EXPECTATIONS_DIR = Path(__file__).parent / "expectations"
-SHARED_DIR = EXPECTATIONS_DIR / "shared"
 SEVERITIES = ("error", "warning")
 
-
-class SuiteError(ValueError):
-    """A suite file is unusable; the message names the file and the entry."""
+# A suite file is unusable; the message names the file and the entry.
+SuiteError = ContractError
 
 
 @dataclass(frozen=True)
@@ -102,20 +101,6 @@ class Suite:
         return ()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise SuiteError(f"{path}: no such suite file") from exc
-    except json.JSONDecodeError as exc:
-        raise SuiteError(f"{path}: not valid JSON: {exc}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("expectations"), list):
-        raise SuiteError(f"{path}: a suite is an object with an 'expectations' list")
-    if data.get("name") != path.stem:
-        raise SuiteError(f"{path}: 'name' must be the file's name {path.stem!r}")
-    return data
-
-
 def _entries(path: Path, data: dict[str, Any]) -> Iterator[Expectation]:
     for index, entry in enumerate(data["expectations"]):
         where = f"{path.name} expectation #{index}"
@@ -141,21 +126,22 @@ def _entries(path: Path, data: dict[str, Any]) -> Iterator[Expectation]:
 
 def read_suite(path: Path, schema: str | None = None) -> Suite:
     """The suite in `path` and its includes, checked for shape only (no GX)."""
-    data = _read_json(path)
+    data = read_json(path)
     expectations = list(_entries(path, data))
     meta = data.get("meta") or {}
     for include in meta.get("include", []):
         shared = SHARED_DIR / f"{include}.json"
-        expectations += _entries(shared, _read_json(shared))
+        expectations += _entries(shared, read_json(shared))
+    table = table_of(path)
     if schema is None:
-        schema = _schema_of(path.stem)
-    return Suite(path.stem, schema, path, tuple(expectations), meta)
+        schema = _schema_of(path, table)
+    return Suite(table, schema, path, tuple(expectations), meta)
 
 
-def _schema_of(table: str) -> str:
+def _schema_of(path: Path, table: str) -> str:
     schemas = {m.name: m.schema for m in discover()}
     if table not in schemas:
-        raise SuiteError(f"{table}.json: no model transforms/*/{table}.sql to check")
+        raise SuiteError(f"{path.name}: no model transforms/*/{table}.sql to check")
     return schemas[table]
 
 
@@ -197,12 +183,11 @@ def load_suite(path: Path, schema: str | None = None) -> Suite:
     return suite
 
 
-@cache
-def suite_paths(folder: Path = EXPECTATIONS_DIR) -> tuple[Path, ...]:
-    """Every table suite file (shared suites live in a subfolder and are not listed)."""
-    return tuple(sorted(folder.glob("*.json")))
+def suite_paths(root: Path = ROOT) -> tuple[Path, ...]:
+    """Every table's contract file, in table order (shared suites are not listed)."""
+    return contract_paths(root)
 
 
-def read_all(folder: Path = EXPECTATIONS_DIR) -> list[Suite]:
-    """Every table suite, shape-checked, in file order (cheap: for Dagster definitions)."""
-    return [read_suite(p) for p in suite_paths(folder)]
+def read_all(root: Path = ROOT) -> list[Suite]:
+    """Every table suite, shape-checked, in table order (cheap: for Dagster definitions)."""
+    return [read_suite(p) for p in suite_paths(root)]

@@ -135,6 +135,11 @@ def test_the_wheel_ships_the_product_without_the_sandbox_or_the_bench(tmp_path):
     )
     [wheel] = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        tops = {name.split("/")[0] for name in archive.namelist() if ".dist-info" not in name}
+        names = set(archive.namelist())
+    tops = {name.split("/")[0] for name in names if ".dist-info" not in name}
     assert tops == set(PRODUCT)
     assert not tops & set(DEV_TOOLS)
+    # The model contracts are data beside the SQL: without them the gates have no suite to run.
+    data = {p.relative_to(ROOT).as_posix() for p in ROOT.glob("transforms/*/*.contract.json")}
+    data.add("quality/expectations/shared/privacy.json")
+    assert len(data) > 1 and data <= names

@@ -1,5 +1,5 @@
-"""The suite files: complete (one per staging and mart table), loadable without losing an
-expectation, consistent with the helper columns quality.frames computes, and loud when wrong.
+"""The contract files: complete (one beside each staging and mart model), loadable without losing
+an expectation, consistent with the helper columns quality.frames computes, and loud when wrong.
 Also the privacy detectors the shared privacy suite relies on."""
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from quality import foreign_keys, frames, pii_functions
+from quality.contracts import SHARED_DIR, SUFFIX, contract_path, table_of
 from quality.suites import (
-    EXPECTATIONS_DIR,
-    SHARED_DIR,
     SuiteError,
     gx_suites,
     load_suite,
@@ -35,12 +34,13 @@ def _json_count(path: Path) -> int:
     return len(data["expectations"]) + included
 
 
-def test_every_staging_and_mart_table_has_a_suite():
-    tables = {m.name for m in discover() if m.schema in GOVERNED}
-    assert {p.stem for p in SUITE_FILES} == tables
+def test_every_staging_and_mart_table_has_a_contract_beside_its_model():
+    governed = [m for m in discover() if m.schema in GOVERNED]
+    assert set(SUITE_FILES) == {contract_path(m.path) for m in governed}
+    assert all(p.name.endswith(SUFFIX) for p in SUITE_FILES)
 
 
-@pytest.mark.parametrize("path", SUITE_FILES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", SUITE_FILES, ids=table_of)
 def test_suite_loads_with_its_full_expectation_count(path):
     suite = load_suite(path)
     assert len(suite.expectations) == _json_count(path)
@@ -90,7 +90,7 @@ def test_no_suite_reads_a_table_built_after_its_own():
 
 
 def _write(folder: Path, expectations: list[dict], name: str = "stg_mollie__payments") -> Path:
-    path = folder / f"{name}.json"
+    path = folder / f"{name}{SUFFIX}"
     path.write_text(json.dumps({"name": name, "expectations": expectations}))
     return path
 
@@ -150,8 +150,21 @@ def test_an_invalid_expectation_fails_loudly_naming_file_and_entry(tmp_path, bad
         load_suite(path)
 
 
-def test_the_real_folder_is_where_suites_live():
-    assert EXPECTATIONS_DIR.is_dir() and (SHARED_DIR / "privacy.json").is_file()
+def test_shared_suites_stay_in_quality():
+    assert (SHARED_DIR / "privacy.json").is_file()
+
+
+def test_a_contracts_foreign_keys_name_a_model_and_its_flags_say_why():
+    """A typo in a contract's parent table fails here, not as a DuckDB error in a gate run."""
+    models = {f"{m.schema}.{m.name}" for m in discover()}
+    for path in SUITE_FILES:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        for fk in data.get("foreign_keys", []):
+            assert fk["parent"] in models, f"{path.name}: no model {fk['parent']}"
+            assert fk["column"] and fk["parent_column"], f"{path.name}: {fk}"
+        for flag in data.get("derived_flags", []):
+            assert flag["sql"].strip() and flag["why"].strip(), f"{path.name}: {flag}"
+    assert foreign_keys.FOREIGN_KEYS and foreign_keys.DERIVED  # the catalogue reads them
 
 
 # -- the privacy detectors --------------------------------------------------------------------
