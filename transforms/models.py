@@ -1,7 +1,9 @@
 """SQL models: one `.sql` file per table under staging/, intermediate/ and marts/.
 
 A model is `<layer folder>/<table>.sql` holding one SELECT; it becomes `<schema>.<table>` with
-schema = the folder name. Its first comment lines state its grain (`-- grain: one row per …`).
+schema = the folder name. Its first comment lines state its grain (`-- grain: one row per …`);
+a staging or mart model's `<table>.contract.json` beside it holds the rest of its contract (foreign
+keys, derived flags, expectations), read by quality.contracts.
 Dependencies are read from the SQL itself with sqlglot (every table it references that is not
 one of its own CTEs), so nothing is declared twice: the Dagster graph, the build order and the
 docs all come from the files.
