@@ -13,7 +13,8 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from warehouse_builds import build_warehouse, rebuild
+from warehouse_builds import build_warehouse
+from warehouse_builds import rebuild as rebuild_warehouse
 
 from export.gates import GateRefusal, require_gates_passed
 from orchestration.export_assets import export_assets
@@ -59,7 +60,7 @@ def broken(clean_db, tmp_path) -> Iterator[Callable[..., duckdb.DuckDBPyConnecti
             con.execute(sql)
         if rebuild:
             con.close()
-            rebuild(db)
+            rebuild_warehouse(db)
             con = duckdb.connect(str(db))
         opened.append(con)
         return con
@@ -280,7 +281,7 @@ def test_reconciliation_findings_warn_without_blocking(clean_db, tmp_path, docs_
         "(select min(id) from mollie.settlements where status = 'paidout')"
     )
     con.close()
-    rebuild(db)
+    rebuild_warehouse(db)
     key = dg.AssetKey(["marts", "reconciliation_exceptions"])
 
     result = dg.materialize(
