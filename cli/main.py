@@ -17,6 +17,15 @@ from cli.common import log_to_stderr, run_and_report
 SANDBOX_BANK_DIR = os.path.join("data", "sandbox", "bank")  # `ui --sandbox`'s own drop folder
 
 
+# Every command that opens the warehouse takes it the same way.
+_db_option = click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="mollie-ledger")
 def main() -> None:
@@ -28,11 +37,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--db",
-    default=None,
-    help="DuckDB file (default: MOLLIE_LEDGER_DB or data/mollie_ledger.duckdb).",
-)
+@_db_option
 def run(db: str | None) -> None:
     """Run every stage once: extract, bank statements, transforms, quality gates, exports.
 
@@ -147,12 +152,7 @@ def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> No
     is_flag=True,
     help="Write the exact Frappe payloads to <export dir>/frappe-dry-run/ instead of posting.",
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
-)
+@_db_option
 def export(dry_run: bool, db: str | None) -> None:
     """Export CSV and post journal entries to Frappe from what is already in the warehouse.
 
@@ -199,12 +199,7 @@ def webhooks(port: int, host: str, queue_path: str | None) -> None:
 
 @main.command("erase-customer")
 @click.argument("customer_id")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
-)
+@_db_option
 def erase_customer(customer_id: str, db: str | None) -> None:
     """Erase one customer's personal data (GDPR): CUSTOMER_ID is its Mollie id, cst_….
 
@@ -251,12 +246,7 @@ def erase_customer(customer_id: str, db: str | None) -> None:
     help="Re-read the look-back window of payments, refunds, chargebacks, customers and "
     "subscriptions now, even if no money moved and the last sweep is recent.",
 )
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The DuckDB file. Default: $MOLLIE_LEDGER_DB, else data/mollie_ledger.duckdb.",
-)
+@_db_option
 def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | None) -> None:
     """Extract Mollie finance data into the DuckDB dataset `mollie` (incremental).
 

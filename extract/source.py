@@ -25,6 +25,11 @@ destination, so it survives a lost working folder):
 With an organization token Mollie requires `profileId` on `/payments`, `/refunds` and settlement
 payments, so those are read once per profile (state per profile). Records that cannot be mapped
 go to `quarantine` with the reason and the raw JSON.
+
+Over 500 lines on purpose: `mollie_source` is one dlt source whose resources are closures over
+the same per-run client, cached short lists and state lock (a settlement's sub-lists are read
+from worker threads), so its resources stay in one function; the helpers above it are small
+and tested on their own.
 """
 
 from __future__ import annotations

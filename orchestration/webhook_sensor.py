@@ -19,7 +19,7 @@ import json
 import dagster as dg
 
 from extract.pipeline import DATASET
-from extract.webhooks import (
+from extract.webhook_queue import (
     LEDGER_TABLES,
     PAYMENT_TABLES,
     SUBSCRIPTION_TABLES,

@@ -67,14 +67,6 @@ from sandbox.pricing import (
 )
 
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-METHOD_LABELS = {
-    "ideal": "iDEAL",
-    "bancontact": "Bancontact",
-    "creditcard": "Credit card",
-    "applepay": "Apple Pay",
-    "paypal": "PayPal",
-    "directdebit": "SEPA Direct Debit",
-}
 EUR_METHODS = (
     ("ideal", 55),
     ("creditcard", 15),

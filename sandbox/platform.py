@@ -75,53 +75,11 @@ def _one(ledger: Ledger, rng: random.Random, orgs: list[str], at: int, key: str)
         if rng.random() < 0.06:
             rid = g.make_id("re", f"platform:{key}")
             refund = {"refundId": rid, "refundDescription": "Terugbetaling partner"}
-            ledger.row(
-                f"platform-refund:{key}",
-                eur,
-                "platform-payment-refund",
-                later,
-                later,
-                -share,
-                **ctx,
-                **refund,
-            )
-            if rng.random() < 0.3:
-                back = later + rng.randrange(10, 30) * DAY
-                ledger.row(
-                    f"returned-platform-refund:{key}",
-                    eur,
-                    "returned-platform-payment-refund",
-                    back,
-                    back,
-                    share,
-                    **ctx,
-                    **refund,
-                )
+            _funded(ledger, rng, later, -share, "platform-payment-refund", key, **ctx, **refund)
         elif rng.random() < 0.03:
             cid = g.make_id("chb", f"platform:{key}")
             cb = {"chargebackId": cid, "chargebackDescription": "Betwiste betaling partner"}
-            ledger.row(
-                f"platform-chargeback:{key}",
-                eur,
-                "platform-payment-chargeback",
-                later,
-                later,
-                -share,
-                **ctx,
-                **cb,
-            )
-            if rng.random() < 0.3:
-                back = later + rng.randrange(10, 30) * DAY
-                ledger.row(
-                    f"reversed-platform-chargeback:{key}",
-                    eur,
-                    "reversed-platform-payment-chargeback",
-                    back,
-                    back,
-                    share,
-                    **ctx,
-                    **cb,
-                )
+            _funded(ledger, rng, later, -share, "platform-payment-chargeback", key, **ctx, **cb)
         elif rng.random() < 0.03:
             ledger.row(
                 f"failed-split:{key}",
@@ -174,4 +132,34 @@ def _one(ledger: Ledger, rng: random.Random, orgs: list[str], at: int, key: str)
             commission,
             **ctx,
             organizationId=org,
+        )
+
+
+# What comes back of a refund or chargeback the platform funded, 3 times in 10.
+_COMES_BACK = {
+    "platform-payment-refund": "returned-platform-payment-refund",
+    "platform-payment-chargeback": "reversed-platform-payment-chargeback",
+}
+
+
+def _funded(
+    ledger: Ledger, rng: random.Random, at: int, amount: int, type_: str, key: str, **context: str
+) -> None:
+    """A refund or chargeback the platform funds (`amount` < 0) and, sometimes, its return.
+
+    Row keys are the type without "payment-" (platform-refund:…, returned-platform-refund:…).
+    """
+    eur = ledger.balances[0]
+    ledger.row(f"{type_.replace('payment-', '')}:{key}", eur, type_, at, at, amount, **context)
+    if rng.random() < 0.3:
+        back = at + rng.randrange(10, 30) * DAY
+        back_type = _COMES_BACK[type_]
+        ledger.row(
+            f"{back_type.replace('payment-', '')}:{key}",
+            eur,
+            back_type,
+            back,
+            back,
+            -amount,
+            **context,
         )

@@ -310,15 +310,22 @@ def render_refund(world: World, r: Refund, base: str) -> dict[str, Any]:
     settlement_id = _row_settlement(world, r.transaction_id)
     if settlement_id:
         obj["settlementId"] = settlement_id
+    obj["_links"] = _payment_child_links(base, "refunds", r.payment_id, r.id, settlement_id)
+    return obj
+
+
+def _payment_child_links(
+    base: str, kind: str, payment_id: str, child_id: str, settlement_id: str | None
+) -> dict[str, Any]:
+    """A refund's or capture's _links: a settlement link only once one swept it."""
     links = {
-        "self": link(f"{base}/payments/{r.payment_id}/refunds/{r.id}"),
-        "payment": link(f"{base}/payments/{r.payment_id}"),
+        "self": link(f"{base}/payments/{payment_id}/{kind}/{child_id}"),
+        "payment": link(f"{base}/payments/{payment_id}"),
     }
     if settlement_id:
         links["settlement"] = link(f"{base}/settlements/{settlement_id}")
-    links["documentation"] = doc("get-refund")
-    obj["_links"] = links
-    return obj
+    links["documentation"] = doc("get-" + kind.removesuffix("s"))
+    return links
 
 
 def render_chargeback(world: World, c: Chargeback, base: str) -> dict[str, Any]:
@@ -364,14 +371,7 @@ def render_capture(world: World, c: Capture, base: str) -> dict[str, Any]:
     }
     if settlement_id:
         obj["settlementId"] = settlement_id
-    links = {
-        "self": link(f"{base}/payments/{c.payment_id}/captures/{c.id}"),
-        "payment": link(f"{base}/payments/{c.payment_id}"),
-    }
-    if settlement_id:
-        links["settlement"] = link(f"{base}/settlements/{settlement_id}")
-    links["documentation"] = doc("get-capture")
-    obj["_links"] = links
+    obj["_links"] = _payment_child_links(base, "captures", c.payment_id, c.id, settlement_id)
     return obj
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from extract.webhooks import WebhookQueue, WebhookServer
+from extract.webhook_queue import WebhookQueue
+from extract.webhooks import WebhookServer
 from sandbox import webhook_sender as sender
 
 SECRET = "whsec_reliability_000000000000"

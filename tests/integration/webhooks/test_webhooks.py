@@ -21,7 +21,8 @@ import duckdb
 import httpx
 import pytest
 
-from extract.webhooks import LEDGER_TABLES, WebhookQueue, WebhookServer
+from extract.webhook_queue import LEDGER_TABLES, WebhookQueue
+from extract.webhooks import WebhookServer
 from orchestration.webhook_sensor import webhook_sensor
 from sandbox import render
 from sandbox import webhook_sender as sender
