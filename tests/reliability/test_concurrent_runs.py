@@ -47,6 +47,12 @@ def test_two_runs_started_together_one_runs_one_refuses(history, measured) -> No
 def test_a_run_refuses_while_an_extract_holds_the_warehouse(tmp_path, monkeypatch) -> None:
     db = tmp_path / "w.duckdb"
     monkeypatch.setenv("MOLLIE_LEDGER_DB", str(db))  # run_pipeline sets it; restored after
+    # Settings complete (the configuration check passes), so what refuses is the lock; the
+    # address is served by nobody, as nothing may be requested.
+    monkeypatch.delenv("SOURCES__MOLLIE__ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("MOLLIE_ACCESS_TOKEN", "access_refusedbeforeanyrequest")
+    monkeypatch.setenv("MOLLIE_API_BASE_URL", "http://127.0.0.1:9/v2")
+    monkeypatch.setenv("MOLLIE_LEDGER_PII_KEY", "a-test-pii-key")
     started = time.monotonic()
     with exclusive_warehouse(db):
         summary = run_pipeline(db)

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 TYPE_MAP = (
-    Path(__file__).resolve().parents[3] / "transforms" / "seeds" / "balance_transaction_types.csv"
+    Path(__file__).resolve().parents[2] / "transforms" / "seeds" / "balance_transaction_types.csv"
 )
 D = Decimal
 

@@ -233,6 +233,11 @@ def test_account_list_is_the_chart(http):
             "report_type": "Profit and Loss",
         },
         {
+            "name": "Mollie Corrections - VGV",
+            "account_type": "Expense Account",
+            "report_type": "Profit and Loss",
+        },
+        {
             "name": "Payment Processing Fees - VGV",
             "account_type": "Expense Account",
             "report_type": "Profit and Loss",
