@@ -146,7 +146,7 @@ def test_an_unusable_config_is_refused_before_anything_runs(
 
 
 @pytest.mark.parametrize("shape", ["parent-is-a-file", "is-a-directory"])
-def test_an_unwritable_warehouse_path_is_refused(env, shape, measured) -> None:
+def test_an_unwritable_warehouse_path_is_refused(env, shape, monkeypatch, measured) -> None:
     if shape == "parent-is-a-file":
         (env / "not-a-folder").write_text("", encoding="utf-8")
         db = env / "not-a-folder" / "w.duckdb"
@@ -155,15 +155,21 @@ def test_an_unwritable_warehouse_path_is_refused(env, shape, measured) -> None:
     else:
         db = env / "a-folder.duckdb"
         db.mkdir()
+        # `--db` is a click file option on every command: click refuses a folder itself (exit 2)
+        # before anything runs; our own check covers the same folder given in MOLLIE_LEDGER_DB.
+        click_says = f"Invalid value for '--db': File '{db}' is a directory"
         ours = f"cannot write the warehouse {db}: it is a directory"
-        # `extract --db` is a click file option: click refuses a folder itself (exit 2).
-        expected = {"run": ours, "extract": f"Invalid value for '--db': File '{db}' is a directory"}
+        expected = {"run": click_says, "extract": click_says}
     for command, message in expected.items():
         result = _cli(command, "--db", str(db))
         assert result.exit_code in (1, 2), result.output
         assert message in result.output
         if message == ours:
             assert "choose a writable file with --db or MOLLIE_LEDGER_DB" in result.output
+    if shape == "is-a-directory":  # the same folder from the environment: our own check
+        monkeypatch.setenv("MOLLIE_LEDGER_DB", str(db))
+        result = _cli("run")
+        assert result.exit_code == 1 and ours in result.output, result.output
     measured.record(
         "bad input from users",
         f"unwritable warehouse path ({shape})",
