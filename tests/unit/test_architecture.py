@@ -9,6 +9,7 @@ that checks nothing would fail here.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -127,12 +128,16 @@ def test_only_the_cli_and_dagster_import_orchestration(graph):
 
 @pytest.mark.slow
 def test_the_wheel_ships_the_product_without_the_sandbox_or_the_bench(tmp_path):
-    uv = [shutil.which("uv")] if shutil.which("uv") else ["python3", "-m", "uv"]
-    subprocess.run(
+    # `uv run` (how `make test` starts pytest) names its own binary in UV; inside the venv,
+    # `python3 -m uv` would find no uv module.
+    found = os.environ.get("UV") or shutil.which("uv")
+    uv = [found] if found else ["python3", "-m", "uv"]
+    built = subprocess.run(
         [*uv, "build", "--wheel", "--out-dir", str(tmp_path), str(ROOT)],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    assert built.returncode == 0, built.stderr
     [wheel] = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = set(archive.namelist())
