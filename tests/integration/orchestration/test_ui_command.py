@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,8 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-STARTUP_SECONDS = 180  # loading the definitions in a code server takes ~40 s on a small machine
+from ui_process import free_port, wait_until_ui_answers
 
 
 def _stat(pid: int) -> tuple[int, str] | None:
@@ -47,12 +45,6 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.slow
 def test_ui_serves_the_project_and_stops_on_sigterm(tmp_path):
     port = free_port()
@@ -79,16 +71,7 @@ def test_ui_serves_the_project_and_stops_on_sigterm(tmp_path):
     url = f"http://127.0.0.1:{port}"
     try:
         assert proc.stdout.readline().startswith(f"Dagster UI: {url}")
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the UI never answered"
-            time.sleep(1)
+        wait_until_ui_answers(proc, url)
         assert (home / "dagster.yaml").exists()
         query = (
             "{ repositoriesOrError { ... on RepositoryConnection { nodes { "

@@ -6,23 +6,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
+from ui_process import free_port, wait_until_ui_answers
 
 from sandbox.server import DEFAULT_ACCESS_TOKEN
-
-STARTUP_SECONDS = 180  # loading the definitions in a code server takes ~40 s on a small machine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.slow
@@ -54,16 +45,7 @@ def test_ui_with_the_sandbox_serves_both_and_stops_both(tmp_path):
         auth = {"Authorization": f"Bearer {DEFAULT_ACCESS_TOKEN}"}
         assert httpx.get(f"{sandbox}/balances", headers=auth).status_code == 200
         assert list((tmp_path / "data" / "sandbox" / "bank").glob("*.xml")), "its CAMT.053"
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            assert proc.poll() is None, proc.stdout.read()
-            try:
-                if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the UI never answered"
-            time.sleep(1)
+        wait_until_ui_answers(proc, url)
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)
         with pytest.raises(httpx.HTTPError):
