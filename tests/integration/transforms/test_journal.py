@@ -52,6 +52,14 @@ def eur_balance(con) -> str:
     return one(con, "select balance_id from staging.stg_mollie__balances where currency = 'EUR'")[0]
 
 
+def last_row_at(con, balance: str) -> datetime:
+    """When the balance's newest ledger row was created."""
+    sql = (
+        "select max(created_at) from staging.stg_mollie__balance_transactions where balance_id = ?"
+    )
+    return one(con, sql, balance)[0]
+
+
 # -- the clean worlds ----------------------------------------------------------------------------
 
 
@@ -166,11 +174,7 @@ def test_a_row_of_each_category_lands_on_its_accounts(clean_warehouse, corrupt):
         "select settlement_id, reference from marts.settlement_reconciliation "
         "where currency = 'EUR' and status = 'matched' order by settled_at desc limit 1",
     )
-    last = one(
-        con,
-        "select max(created_at) from staging.stg_mollie__balance_transactions where balance_id = ?",
-        balance,
-    )[0]
+    last = last_row_at(con, balance)
     first_report = one(
         con,
         "select min(report_date) from marts.balance_reconciliation where balance_id = ?",
@@ -257,11 +261,7 @@ def test_bounced_payout_reverses_it_from_bank_to_clearing(clean_warehouse, corru
         "where currency = 'EUR' and status = 'matched' order by settled_at desc limit 1",
     )
     # After everything else: the return arrives when the bank sends the payout back.
-    back = one(
-        con,
-        "select max(created_at) from staging.stg_mollie__balance_transactions where balance_id = ?",
-        balance,
-    )[0] + timedelta(hours=1)
+    back = last_row_at(con, balance) + timedelta(hours=1)
     con.close()
     bad = corrupt(
         row_sql(
@@ -302,11 +302,7 @@ def test_held_payout_and_its_return_wait_and_the_identity_says_why(clean_warehou
         "select settlement_id, amount from marts.settlement_reconciliation "
         "where currency = 'EUR' and status = 'matched' order by settled_at desc limit 1",
     )
-    back = one(
-        con,
-        "select max(created_at) from staging.stg_mollie__balance_transactions where balance_id = ?",
-        balance,
-    )[0] + timedelta(hours=1)
+    back = last_row_at(con, balance) + timedelta(hours=1)
     con.close()
     bad = corrupt(
         f"update mollie.settlements set amount = amount + 0.01 where id = '{stl}'",
