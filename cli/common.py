@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
+
+from extract.paths import ENV_DB
 
 
 def log_to_stderr() -> None:
@@ -14,17 +17,50 @@ def log_to_stderr() -> None:
     logging.getLogger("mollie_ledger").setLevel(logging.INFO)
 
 
-def run_and_report(db: str | None) -> None:
-    """One in-process run of the daily job, then its summary and what analysts now see in the
-    published warehouse; exits 1 when a step failed."""
+def run_and_report(db: str | None, organizations: tuple[str, ...] = ()) -> None:
+    """One in-process run of the daily job (one per organization when the deployment lists
+    several), then its summary and what analysts now see in the published warehouse; exits 1
+    when a step of any run failed."""
     from export.analyst import publication_status
-    from extract.paths import warehouse_path
-    from orchestration.run_job import run_pipeline
+    from extract.organizations import OrganizationsError
     from reporting.run_summary import format_summary
 
-    summary = run_pipeline(db)
-    click.echo(format_summary(summary))
-    # Which copy analysts have now: this run's, or (failed run) the last good one, kept.
-    click.echo(publication_status(warehouse_path(db), run_succeeded=summary.success))
-    if not summary.success:
+    try:
+        from orchestration.organizations import MANY
+        from orchestration.run_job import run_organizations
+    except OrganizationsError as exc:  # the organizations file itself is unusable
+        raise click.ClickException(str(exc)) from None
+    if not MANY and organizations:
+        raise click.UsageError(
+            "--organization needs a list of organizations (MOLLIE_LEDGER_ORGANIZATIONS, see "
+            "config/organizations.example.toml)"
+        )
+    if MANY and db:
+        raise click.UsageError(
+            "--db names one warehouse, but each organization of MOLLIE_LEDGER_ORGANIZATIONS "
+            "has its own: choose organizations with --organization"
+        )
+    if db:
+        os.environ[ENV_DB] = db
+    try:
+        runs = run_organizations(organizations)
+    except OrganizationsError as exc:
+        raise click.UsageError(str(exc)) from None
+    for run in runs:
+        if MANY:
+            click.echo(f"== organization {run.name} ({run.warehouse.path}) ==")
+        click.echo(format_summary(run.summary))
+        # Which copy analysts have now: this run's, or (failed run) the last good one, kept.
+        click.echo(
+            publication_status(
+                run.warehouse.path, run_succeeded=run.summary.success, env=run.warehouse.env
+            )
+        )
+    failed = [run.name for run in runs if not run.summary.success]
+    if MANY:
+        click.echo(
+            f"{len(runs)} organization(s): {len(runs) - len(failed)} succeeded"
+            + (f", {len(failed)} failed ({', '.join(failed)})" if failed else "")
+        )
+    if failed:
         raise SystemExit(1)

@@ -38,32 +38,75 @@ def main() -> None:
 
 @main.command()
 @_db_option
-def run(db: str | None) -> None:
+@click.option(
+    "--organization",
+    "organizations",
+    multiple=True,
+    metavar="NAME",
+    help="With MOLLIE_LEDGER_ORGANIZATIONS: run only this organization (repeatable). "
+    "Default: every organization in the file.",
+)
+def run(db: str | None, organizations: tuple[str, ...]) -> None:
     """Run every stage once: extract, bank statements, transforms, quality gates, exports.
 
     A real Dagster run, in this process (recorded in DAGSTER_HOME when set). Needs
     MOLLIE_ACCESS_TOKEN (`mollie-ledger demo` runs against the built-in sandbox). Prints rows per
     mart, findings by check and settlements matched; exits 1 when any step failed (downstream
     steps are skipped).
+
+    With several organizations (MOLLIE_LEDGER_ORGANIZATIONS names their list) it runs each in
+    turn, with its own token, warehouse and books: one organization's failure does not stop
+    the others, and the exit status is 1 when any of them failed.
     """
     log_to_stderr()
-    run_and_report(db)
+    run_and_report(db, organizations)
 
 
-_PUBLISHED_OPTION = click.option(
-    "--published",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The published file. Default: $MOLLIE_LEDGER_PUBLISHED_DB, else "
-    "<warehouse>.published.duckdb beside the warehouse (data/mollie_ledger.published.duckdb).",
-)
+def _published_options(f):
+    """Which publication to read: a file, an organization's, or the default one."""
+    f = click.option(
+        "--organization",
+        metavar="NAME",
+        default=None,
+        help="With MOLLIE_LEDGER_ORGANIZATIONS: read this organization's publication.",
+    )(f)
+    return click.option(
+        "--published",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="The published file. Default: $MOLLIE_LEDGER_PUBLISHED_DB, else "
+        "<warehouse>.published.duckdb beside the warehouse "
+        "(data/mollie_ledger.published.duckdb).",
+    )(f)
+
+
+def _publication(published: str | None, organization: str | None) -> tuple[str | None, str]:
+    """The publication asked for (None: the default beside the warehouse) and that warehouse."""
+    from extract.organizations import OrganizationsError, load_organizations
+    from extract.paths import warehouse_path
+
+    if organization is None:
+        return published, str(warehouse_path(None))
+    if published:
+        raise click.UsageError("give --published or --organization, not both")
+    try:
+        listed = {o.name: o for o in load_organizations() if not o.is_default}
+    except OrganizationsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if organization not in listed:
+        raise click.UsageError(
+            f"no organization {organization!r} in MOLLIE_LEDGER_ORGANIZATIONS"
+            + (f" (known: {', '.join(listed)})" if listed else " (the variable is not set)")
+        )
+    org = listed[organization]
+    return str(org.published), str(org.warehouse)
 
 
 @main.command()
 @click.argument("sql")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
-@_PUBLISHED_OPTION
-def query(sql: str, fmt: str, published: str | None) -> None:
+@_published_options
+def query(sql: str, fmt: str, published: str | None, organization: str | None) -> None:
     """Run SQL on the published warehouse (read-only) and print the result.
 
     The published file is the copy of schemas staging and marts that the last successful run
@@ -71,27 +114,27 @@ def query(sql: str, fmt: str, published: str | None) -> None:
     strings). Example: mollie-ledger query "select * from marts.daily_overview limit 7"
     """
     from export.analyst import AnalystError, query_published
-    from extract.paths import warehouse_path
 
+    published, warehouse = _publication(published, organization)
     try:
-        click.echo(query_published(published, warehouse_path(None), sql, fmt))
+        click.echo(query_published(published, warehouse, sql, fmt))
     except AnalystError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @main.command()
-@_PUBLISHED_OPTION
-def shell(published: str | None) -> None:
+@_published_options
+def shell(published: str | None, organization: str | None) -> None:
     """An interactive SQL prompt on the published warehouse, read-only.
 
     DuckDB's own CLI (`duckdb -readonly FILE`) when a `duckdb` binary is on PATH, else a small
     built-in prompt (statements end with `;`, `.quit` leaves).
     """
     from export.analyst import AnalystError, start_shell
-    from extract.paths import warehouse_path
 
+    published, warehouse = _publication(published, organization)
     try:
-        start_shell(published, warehouse_path(None), echo=lambda line: click.echo(line, err=True))
+        start_shell(published, warehouse, echo=lambda line: click.echo(line, err=True))
     except AnalystError as exc:
         raise click.ClickException(str(exc)) from None
 

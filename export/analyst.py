@@ -13,7 +13,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time
@@ -45,9 +45,11 @@ def default_published(published: Pathish | None, warehouse: Pathish) -> Path:
     return Path(published) if published else published_path(warehouse)
 
 
-def publication_status(warehouse: Pathish, *, run_succeeded: bool) -> str:
+def publication_status(
+    warehouse: Pathish, *, run_succeeded: bool, env: Mapping[str, str] = os.environ
+) -> str:
     """After a run on `warehouse`: the publication this run wrote, or the one analysts kept."""
-    return status_line(published_path(warehouse), run_succeeded=run_succeeded)
+    return status_line(published_path(warehouse, env), run_succeeded=run_succeeded)
 
 
 def query_published(published: Pathish | None, warehouse: Pathish, sql: str, fmt: str) -> str:

@@ -18,7 +18,7 @@ TOML file (`MOLLIE_LEDGER_ORGANIZATIONS`, see config/organizations.example.toml)
 
 With no file configured there is one organization, `default`, which is today's setup: nothing
 changes for it. This module only reads and checks the list; running one organization's pipeline
-with its settings is the orchestration's job.
+with its settings is the orchestration's job (orchestration/organizations.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@
 Each warehouse sensor reads the marts read-only and alerts only about what it has not alerted
 before: the cursor keeps the keys of everything already sent that is still present. A finding
 that disappears (fixed) and later comes back is new again. When the warehouse is busy (a run
-holds its write lock) or not built yet, the tick is skipped, not failed. A webhook that refuses
+holds its write lock) or not built yet, the tick is skipped, not failed. With several
+organizations each sensor reads every organization's warehouse and names the organization in
+each alert line. A webhook that refuses
 fails the tick without moving the cursor, so the next tick tries the same alert again.
 
 All default to STOPPED: turn them on in the UI (Automation) once MOLLIE_LEDGER_ALERT_WEBHOOK_URL
@@ -22,12 +24,13 @@ is set; without it they only log what they would send.
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import dagster as dg
 import duckdb
 
+from orchestration.organizations import MANY, ORGANIZATIONS
 from orchestration.run_events import step_failure_message
 from orchestration.warehouse import Warehouse, WarehouseUnavailable
 from quality.gate_results import read_latest_results
@@ -170,6 +173,12 @@ def notify_new(context: dg.SensorEvaluationContext, watch: Watch, items: list[It
     return f"{len(new)} new: alert {'sent' if delivered else 'logged (no webhook URL)'}"
 
 
+def _of(organization: str, item: Item) -> Item:
+    return replace(
+        item, key=f"{organization}:{item.key}", object_id=f"{organization}: {item.object_id}"
+    )
+
+
 def _warehouse_sensor(watch: Watch) -> dg.SensorDefinition:
     @dg.sensor(
         name=watch.name,
@@ -178,15 +187,25 @@ def _warehouse_sensor(watch: Watch) -> dg.SensorDefinition:
         description=f"Alerts on: {watch.what.lower()} ({watch.where}); each once.",
     )
     def _sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse) -> dg.SkipReason:
-        try:
-            with warehouse.read_only() as con:
-                items = watch.collect(con)
-        except WarehouseUnavailable as exc:
-            return dg.SkipReason(f"{exc}; trying again next tick")
-        except duckdb.CatalogException as exc:
-            return dg.SkipReason(f"not built yet: {str(exc).splitlines()[0]}")
+        items: list[Item] = []
+        waiting: list[str] = []
+        for org in ORGANIZATIONS:
+            try:
+                with warehouse.for_organization(org).read_only() as con:
+                    found = watch.collect(con)
+            except WarehouseUnavailable as exc:
+                waiting.append(str(exc))
+                continue
+            except duckdb.CatalogException as exc:
+                waiting.append(f"not built yet: {str(exc).splitlines()[0]}")
+                continue
+            # With several organizations each item says whose it is (and is keyed by it).
+            items += [_of(org.name, item) for item in found] if MANY else found
+        if waiting and not items:
+            return dg.SkipReason(f"{'; '.join(waiting)}; trying again next tick")
         # A sensor that launches nothing reports what it did as its skip reason.
-        return dg.SkipReason(notify_new(context, watch, items))
+        done = notify_new(context, watch, items)
+        return dg.SkipReason(done + (f" ({'; '.join(waiting)})" if waiting else ""))
 
     return _sensor
 

@@ -16,6 +16,7 @@ from orchestration.export_assets import export_assets
 from orchestration.extract_assets import extract_assets
 from orchestration.extract_assets import resources as extract_resources
 from orchestration.metrics_sensors import metrics_sensors
+from orchestration.organizations import MANY
 from orchestration.policies import with_policies
 from orchestration.publish_asset import published_warehouse
 from orchestration.quality_checks import quality_checks
@@ -39,7 +40,8 @@ defs = dg.Definitions(
     asset_checks=quality_checks,
     jobs=[daily_ledger],
     schedules=[daily_schedule()],
-    sensors=[webhook_sensor, *alert_sensors, *metrics_sensors],
+    # Webhooks name no organization here: with several, the daily schedule refreshes them all.
+    sensors=[*([] if MANY else [webhook_sensor]), *alert_sensors, *metrics_sensors],
     resources={**extract_resources, "warehouse": Warehouse()},
     # One process per run: Great Expectations (~15 s to import) loads once, and DuckDB has a
     # single writer anyway, so parallel steps would only queue on the "duckdb" pool.

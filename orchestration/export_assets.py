@@ -12,7 +12,8 @@ import dagster as dg
 from export.csv_export import export_csv
 from export.run import NO_FRAPPE, post_to_frappe
 from export.settings import ExportSettings
-from orchestration.warehouse import Warehouse
+from orchestration.organizations import PARTITIONS, WAREHOUSE_POOL
+from orchestration.warehouse import OrganizationWarehouse, Warehouse
 from transforms.models import discover
 
 MART_KEYS = sorted(dg.AssetKey([m.schema, m.name]) for m in discover() if m.schema == "marts")
@@ -22,8 +23,8 @@ FRAPPE_DEPS = [
 ]
 
 
-def _settings(warehouse: Warehouse) -> ExportSettings:
-    return ExportSettings.from_env(ledger_config=warehouse.config_path or None)
+def _settings(scope: OrganizationWarehouse) -> ExportSettings:
+    return ExportSettings.from_env(scope.env, ledger_config=scope.config_path)
 
 
 @dg.asset(
@@ -31,15 +32,17 @@ def _settings(warehouse: Warehouse) -> ExportSettings:
     deps=MART_KEYS,
     group_name="exports",
     kinds={"csv"},
-    pool="duckdb",
+    partitions_def=PARTITIONS,
+    pool=WAREHOUSE_POOL,
     description="Every mart as CSV in MOLLIE_LEDGER_EXPORT_DIR (default data/exports/), each "
     "file written atomically, then manifest.json with row counts and SHA-256 checksums.",
 )
 def export_csv_files(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    settings = _settings(warehouse)
-    with warehouse.connect(prepared=False) as con:
+    scope = warehouse.of(context)
+    settings = _settings(scope)
+    with scope.connect(prepared=False) as con:
         result = export_csv(con, settings.export_dir)
     context.log.info(f"{len(result.files)} CSV files, {result.rows} rows in {result.folder}")
     return dg.MaterializeResult(
@@ -59,15 +62,17 @@ def export_csv_files(
     deps=FRAPPE_DEPS,
     group_name="exports",
     kinds={"frappe"},
-    pool="duckdb",
+    partitions_def=PARTITIONS,
+    pool=WAREHOUSE_POOL,
     description="Journal entries posted to Frappe/ERPNext (FRAPPE_URL) through the outbox "
     "export.outbox: each once, reruns post only what is missing; refusals wait in export.review.",
 )
 def export_frappe_entries(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    settings = _settings(warehouse)
-    with warehouse.connect(prepared=False) as con:
+    scope = warehouse.of(context)
+    settings = _settings(scope)
+    with scope.connect(prepared=False) as con:
         report = post_to_frappe(con, settings, run_id=context.run_id)
     if report is None:
         context.log.info(NO_FRAPPE)

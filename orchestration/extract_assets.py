@@ -30,11 +30,14 @@ from export import preflight
 from extract.client import MollieClient
 from extract.endpoint import mollie_settings
 from extract.errors import MollieAuthError, MollieError, MolliePermissionError
+from extract.organizations import Organization
 from extract.pipeline import DATASET, make_pipeline, mollie_error, row_counts
 from extract.records import TABLES
 from extract.resilience import API_COUNTERS, Counters
 from extract.settings import ClientSettings
 from extract.source import Progress, mollie_source
+from orchestration.organizations import PARTITIONS, WAREHOUSE_POOL
+from orchestration.warehouse import Warehouse
 
 GROUP = "extract"
 # Exponential from 1 min (1, 2, 4 min) with jitter, so a retry does not land in the same outage
@@ -89,13 +92,18 @@ class MollieTranslator(DagsterDltTranslator):
     ),
     name="mollie_extract",
     can_subset=True,
-    pool="duckdb",  # DuckDB has one writer: every asset touching the warehouse shares this pool
+    partitions_def=PARTITIONS,  # one partition per organization, when there are several
+    pool=WAREHOUSE_POOL,  # DuckDB has one writer (orchestration.organizations)
     retry_policy=EXTRACT_RETRY,
 )
-def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -> Iterator[Any]:
-    """Load Mollie (MOLLIE_API_BASE_URL) into the `mollie` dataset; record row counts."""
-    try:  # a run of this asset alone has no warehouse resource to check its settings at start
-        preflight.check([preflight.EXTRACT])
+def extract_assets(
+    context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
+) -> Iterator[Any]:
+    """Load Mollie (MOLLIE_API_BASE_URL) into the `mollie` dataset of the run's organization;
+    record row counts."""
+    scope = warehouse.of(context)
+    try:
+        scope.check_settings([preflight.EXTRACT])
     except preflight.SettingsError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     progress = Progress()
@@ -105,10 +113,10 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
         return MollieClient(settings, counters=counters)
 
     try:
-        settings = mollie_settings()
+        settings = mollie_settings(scope.env)
     except ValueError as exc:  # no token, or a malformed setting: no retry can fix it
         raise dg.Failure(description=str(exc), allow_retries=False) from None
-    pipeline = make_pipeline()
+    pipeline = make_pipeline(scope.path)
     sweep = {"sweep_hours": 0} if context.run.tags.get(SWEEP_TAG) == "true" else {}
     source = mollie_source(
         settings=settings, progress=progress, client_factory=client_factory, **sweep
@@ -116,7 +124,7 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
     try:
         results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
     except Exception as exc:
-        _refuse_pointless_retry(exc)
+        _refuse_pointless_retry(exc, scope.organization)
         raise
     # Not dagster-dlt's `fetch_row_count()`: it fails for a table that received no rows in this
     # run (an incremental run with nothing new), which is the normal case here.
@@ -146,8 +154,9 @@ def extract_assets(context: dg.AssetExecutionContext, dlt: DagsterDltResource) -
         )
 
 
-def _refuse_pointless_retry(exc: Exception) -> None:
-    """A Mollie error a retry cannot fix (401, 403, 404, 400/422) fails the step for good."""
+def _refuse_pointless_retry(exc: Exception, org: Organization) -> None:
+    """A Mollie error a retry cannot fix (401, 403, 404, 400/422) fails the step for good.
+    With several organizations the message says whose token it was (and its variable)."""
     error = mollie_error(exc)
     # A credential problem is permanent even when it was caught before any request was sent
     # (a profile key on an organization endpoint, no token): it has no HTTP status then.
@@ -158,7 +167,8 @@ def _refuse_pointless_retry(exc: Exception) -> None:
         and (error.status is not None or credential)
     ):
         # The client's own message: it never contains the token.
-        raise dg.Failure(description=str(error), allow_retries=False) from exc
+        whose = "" if org.is_default else f"organization {org.name} (token {org.token_env}): "
+        raise dg.Failure(description=whose + str(error), allow_retries=False) from exc
 
 
 resources = {"dlt": DagsterDltResource()}

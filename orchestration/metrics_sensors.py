@@ -13,7 +13,10 @@ They start RUNNING: metrics that nobody switched on are metrics nobody has when 
 
 import dagster as dg
 
+from extract.organizations import OrganizationsError
+from orchestration.organizations import run_organization
 from orchestration.run_events import record_run_metrics
+from orchestration.warehouse import Warehouse
 
 
 def _record(context: dg.RunStatusSensorContext, success: bool) -> dg.SkipReason:
@@ -23,7 +26,19 @@ def _record(context: dg.RunStatusSensorContext, success: bool) -> dg.SkipReason:
     started = record.start_time if record else None
     finished = record.end_time if record else None
     duration = finished - started if started is not None and finished is not None else 0.0
-    sent_to = record_run_metrics(events, duration, success, finished_at=finished)
+    try:
+        scope = Warehouse().for_organization(run_organization(context.dagster_run))
+    except OrganizationsError as exc:  # a partition no longer in the list
+        return dg.SkipReason(f"metrics of run {run_id} not published: {exc}")
+    sent_to = record_run_metrics(
+        events,
+        duration,
+        success,
+        scope.path,
+        finished_at=finished,
+        env=scope.env,
+        organization=None if scope.organization.is_default else scope.name,
+    )
     # A SkipReason is how a run-status sensor reports what it did in its tick history.
     return dg.SkipReason(
         f"metrics of run {run_id} published to {sent_to}"

@@ -12,6 +12,7 @@ which run that is). The work is export.publish.
 import dagster as dg
 
 from export.publish import ENV_PUBLISHED_DB, PUBLISHED_SCHEMAS, publish, published_path
+from orchestration.organizations import PARTITIONS, WAREHOUSE_POOL
 from orchestration.warehouse import Warehouse
 from transforms.models import discover
 
@@ -28,7 +29,8 @@ PUBLISH_DEPS = [
     deps=PUBLISH_DEPS,
     group_name="exports",
     kinds={"duckdb"},
-    pool="duckdb",
+    partitions_def=PARTITIONS,
+    pool=WAREHOUSE_POOL,
     description=f"A read-only copy of {' and '.join(PUBLISHED_SCHEMAS)} for analysts, in "
     f"{ENV_PUBLISHED_DB} (default beside the warehouse, <name>.published.duckdb): written as a "
     "new file and renamed into place, so open sessions keep the copy they opened and never "
@@ -37,8 +39,9 @@ PUBLISH_DEPS = [
 def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    target = published_path(warehouse.path)
-    with warehouse.connect(prepared=False) as con:
+    scope = warehouse.of(context)
+    target = published_path(scope.path, scope.env)
+    with scope.connect(prepared=False) as con:
         publication = publish(con, target, run_id=context.run_id)
     context.log.info(
         f"published {len(publication.tables)} tables, {publication.rows} rows to {target} "

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 import dagster as dg
 import duckdb
 
+from orchestration.organizations import WAREHOUSE_POOL
 from orchestration.transform_assets import EXTERNAL_SCHEMAS
 from orchestration.warehouse import Warehouse
 from quality.contracts import shown
+from quality.docs import ENV_DOCS
 from quality.frames import reads
 from quality.gate_results import append_result
 from quality.suites import Suite, read_all
@@ -128,13 +130,16 @@ def _suite_check(suite: Suite) -> dg.AssetChecksDefinition:
             "warning-level ones (e.g. unknown enum values) are reported without blocking."
         ),
         metadata={"suite": shown(suite.path)},
-        pool="duckdb",  # DuckDB has one writer: checks queue with the assets
+        pool=WAREHOUSE_POOL,  # DuckDB has one writer: checks queue with the assets
     )
     def _check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         from quality.runner import check_table
 
-        with warehouse.connect(prepared=False) as con:
-            result = check_table(con, suite, run_name=context.run.run_id)
+        scope = warehouse.of(context)
+        with scope.connect(prepared=False) as con:
+            result = check_table(
+                con, suite, run_name=context.run.run_id, docs_dir=scope.env.get(ENV_DOCS)
+            )
             outcome = _check_result(result)
             _record(con, context, asset_key, CHECK_NAME, outcome, len(result.failures))
         return outcome
@@ -155,12 +160,12 @@ FINDINGS_CHECK = "no_reconciliation_findings"
         "per check. "
         "Not blocking: a mismatched settlement already waits in review instead of being posted."
     ),
-    pool="duckdb",
+    pool=WAREHOUSE_POOL,
 )
 def reconciliation_findings(
     context: dg.AssetCheckExecutionContext, warehouse: Warehouse
 ) -> dg.AssetCheckResult:
-    with warehouse.connect(prepared=False) as con:
+    with warehouse.of(context).connect(prepared=False) as con:
         rows = con.execute(
             "select check_name, severity, count(*) from marts.reconciliation_exceptions "
             "group by all order by all"

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.organizations import PARTITIONS, WAREHOUSE_POOL
 from orchestration.warehouse import Warehouse
 from reporting.report import ENV_REPORT_DIR, MARTS, write_report
 
@@ -23,7 +24,8 @@ REPORT_KEY = dg.AssetKey(["report", "financial_report"])
     deps=[dg.AssetKey(["marts", name]) for name in MARTS],
     group_name="exports",
     kinds={"html"},
-    pool="duckdb",
+    partitions_def=PARTITIONS,
+    pool=WAREHOUSE_POOL,
     description="A static HTML page from the marts for people who do not open SQL: daily "
     "overview, payouts, fees, MRR movement, open chargebacks, findings. Written to "
     f"{ENV_REPORT_DIR} (default data/report/index.html); self-contained, charts inline.",
@@ -31,8 +33,9 @@ REPORT_KEY = dg.AssetKey(["report", "financial_report"])
 def financial_report(
     context: dg.AssetExecutionContext, warehouse: Warehouse
 ) -> dg.MaterializeResult:
-    with warehouse.connect(prepared=False) as con:
-        path = write_report(con, generated_at=datetime.now(UTC))
+    scope = warehouse.of(context)
+    with scope.connect(prepared=False) as con:
+        path = write_report(con, scope.env.get(ENV_REPORT_DIR), generated_at=datetime.now(UTC))
     context.log.info(f"financial report written to {path}")
     return dg.MaterializeResult(
         metadata={

@@ -7,9 +7,10 @@ run-status sensors), then handed to the plain reporting code (reporting.metrics)
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import dagster as dg
@@ -103,9 +104,11 @@ def record_run_metrics(
     result_or_events: RunEvents,
     duration: float,
     success: bool,
-    db_path: str | None = None,
+    db_path: str | os.PathLike[str] | None = None,
     *,
     finished_at: float | None = None,
+    env: Mapping[str, str] = os.environ,
+    organization: str | None = None,
 ) -> str | None:
     """Build the run's metrics and publish them (reporting.metrics); returns where they went,
     None on failure.
@@ -117,6 +120,8 @@ def record_run_metrics(
         success: whether the run succeeded.
         db_path: the warehouse; MOLLIE_LEDGER_DB or the default when None.
         finished_at: Unix time the run ended; now when None.
+        env: the settings of the run's organization (its metrics file, the Pushgateway).
+        organization: a configured organization's name (its own Pushgateway group).
     """
     finished_at = time.time() if finished_at is None else finished_at
     metrics = RunMetrics(
@@ -127,4 +132,4 @@ def record_run_metrics(
         last_success=finished_at if success else None,
     )
     add_run_events(metrics, result_or_events)
-    return publish_run_metrics(metrics, db_path)
+    return publish_run_metrics(metrics, db_path, env, organization)

@@ -11,6 +11,7 @@ materialisation also carries its money totals, a summary and (some) a chart: ass
 import dagster as dg
 
 from orchestration.asset_metadata import mart_metadata
+from orchestration.organizations import PARTITIONS, WAREHOUSE_POOL
 from orchestration.warehouse import Warehouse
 from transforms.build import build_model
 from transforms.models import Model, discover
@@ -35,10 +36,11 @@ def _model_asset(model: Model) -> dg.AssetsDefinition:
             "sql_file": str(model.path.relative_to(model.path.parents[2])),
             "dagster/table_name": f"{model.schema}.{model.name}",
         },
-        pool="duckdb",
+        partitions_def=PARTITIONS,
+        pool=WAREHOUSE_POOL,
     )
     def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.connect() as con:
+        with warehouse.of(context).connect() as con:
             result = build_model(con, model)
             extra = mart_metadata(con, model.name, result.rows) if model.schema == "marts" else {}
         context.log.info(

@@ -18,6 +18,7 @@ import json
 
 import dagster as dg
 
+from extract.organizations import DEFAULT_NAME
 from extract.pipeline import DATASET
 from extract.webhook_queue import (
     LEDGER_TABLES,
@@ -28,6 +29,7 @@ from extract.webhook_queue import (
     tables_to_refresh,
 )
 from orchestration.extract_assets import SWEEP_TAG
+from orchestration.organizations import ORGANIZATION_TAG
 
 SENSOR_NAME = "mollie_webhook_sensor"
 MAX_BATCH = 5000  # rows per tick: bounds one tick's memory; the cursor picks up the rest
@@ -92,6 +94,7 @@ def webhook_sensor(context: dg.SensorEvaluationContext):
                 asset_selection=_selection(context, keys),
                 tags={
                     "mollie_ledger/trigger": "webhooks",
+                    ORGANIZATION_TAG: DEFAULT_NAME,  # one run per warehouse (dagster.yaml)
                     # A webhook says an object changed, maybe without moving money: re-read
                     # the look-back window of the touched lists now.
                     SWEEP_TAG: "true",

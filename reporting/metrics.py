@@ -26,7 +26,7 @@ import os
 import time
 import urllib.request
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +54,7 @@ log = logging.getLogger("mollie_ledger.metrics")
 ENV_PUSHGATEWAY = "PROMETHEUS_PUSHGATEWAY_URL"
 ENV_METRICS_FILE = "MOLLIE_LEDGER_METRICS_FILE"
 JOB = "mollie_ledger"
+ORGANIZATION_LABEL = "organization"  # the Pushgateway group of one of several organizations
 PREFIX = "mollie_ledger_"
 PUSH_TIMEOUT_SECONDS = 10.0
 LAST_SUCCESS = PREFIX + "last_success_timestamp_seconds"
@@ -221,17 +222,26 @@ def build_registry(metrics: RunMetrics) -> CollectorRegistry:
 
 
 class Pushgateway:
-    """Replaces the `job="mollie_ledger"` group of a Pushgateway (HTTP PUT)."""
+    """Replaces the `job="mollie_ledger"` group of a Pushgateway (HTTP PUT); with several
+    organizations, each has its own group (`organization="<name>"`), so one's run never
+    replaces another's numbers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, organization: str | None = None) -> None:
         self.url = url if "://" in url else f"http://{url}"
+        self.grouping = {ORGANIZATION_LABEL: organization} if organization else {}
 
     def read(self) -> str:
         with urllib.request.urlopen(f"{self.url}/metrics", timeout=PUSH_TIMEOUT_SECONDS) as r:
             return r.read().decode()
 
     def write(self, registry: CollectorRegistry) -> None:
-        push_to_gateway(self.url, job=JOB, registry=registry, timeout=PUSH_TIMEOUT_SECONDS)
+        push_to_gateway(
+            self.url,
+            job=JOB,
+            registry=registry,
+            grouping_key=self.grouping,
+            timeout=PUSH_TIMEOUT_SECONDS,
+        )
 
     def __str__(self) -> str:
         return f"Pushgateway {self.url}"
@@ -253,23 +263,30 @@ class Textfile:
         return str(self.path)
 
 
-def sink_from_env(db: Path) -> Pushgateway | Textfile:
+def sink_from_env(
+    db: Path, env: Mapping[str, str] = os.environ, organization: str | None = None
+) -> Pushgateway | Textfile:
     """The Pushgateway of PROMETHEUS_PUSHGATEWAY_URL, else the textfile."""
-    url = (os.environ.get(ENV_PUSHGATEWAY) or "").strip()
+    url = (env.get(ENV_PUSHGATEWAY) or "").strip()
     if url:
-        return Pushgateway(url.rstrip("/"))
-    configured = (os.environ.get(ENV_METRICS_FILE) or "").strip()
+        return Pushgateway(url.rstrip("/"), organization)
+    configured = (env.get(ENV_METRICS_FILE) or "").strip()
     return Textfile(Path(configured) if configured else db.parent / "metrics" / f"{JOB}.prom")
 
 
-def previous_last_success(exposition: str) -> float | None:
-    """`mollie_ledger_last_success_timestamp_seconds` of job mollie_ledger in a text exposition
-    (a textfile has no job label; a Pushgateway adds it)."""
+def previous_last_success(
+    exposition: str, grouping: Mapping[str, str] | None = None
+) -> float | None:
+    """`mollie_ledger_last_success_timestamp_seconds` of job mollie_ledger (and of `grouping`,
+    an organization's group) in a text exposition (a textfile has no job label; a Pushgateway
+    adds it)."""
+    wanted = {"job": JOB, **(grouping or {})}
     try:
         for family in text_string_to_metric_families(exposition):
             if family.name == LAST_SUCCESS:
                 for sample in family.samples:
-                    if sample.labels.get("job", JOB) == JOB:
+                    labels = {"job": JOB, **sample.labels}
+                    if all(labels.get(k) == v for k, v in wanted.items()):
                         return sample.value
     except ValueError:
         # A damaged file (edited by hand, say) only costs the carried-forward timestamp; the
@@ -286,12 +303,16 @@ def publish(metrics: RunMetrics, sink: Pushgateway | Textfile) -> None:
     from "never succeeded" after the first failure.
     """
     if metrics.last_success is None:
-        metrics.last_success = previous_last_success(sink.read())
+        grouping = sink.grouping if isinstance(sink, Pushgateway) else None
+        metrics.last_success = previous_last_success(sink.read(), grouping)
     sink.write(build_registry(metrics))
 
 
 def publish_run_metrics(
-    metrics: RunMetrics, db_path: str | os.PathLike[str] | None = None
+    metrics: RunMetrics,
+    db_path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] = os.environ,
+    organization: str | None = None,
 ) -> str | None:
     """Add the warehouse's state to the run's own numbers and publish them; returns where they
     went, None on failure.
@@ -300,6 +321,8 @@ def publish_run_metrics(
         metrics: the run's outcome, duration and the numbers its events carry (rows, API
             counters, latency), as orchestration.run_events reads them from a Dagster run.
         db_path: the warehouse; MOLLIE_LEDGER_DB or the default when None.
+        env: the settings naming the sink (an organization's own, orchestration.organizations).
+        organization: a configured organization's name: its own Pushgateway group.
     """
     db = warehouse_path(db_path)
     try:
@@ -307,7 +330,7 @@ def publish_run_metrics(
     except duckdb.Error as exc:
         # Another process may hold the write lock; the run's own numbers are still worth sending.
         log.warning("metrics: warehouse %s not readable (%s); sending run metrics only", db, exc)
-    sink = sink_from_env(db)
+    sink = sink_from_env(db, env, organization)
     try:
         publish(metrics, sink)
     except OSError as exc:

@@ -80,7 +80,8 @@ LIMITS = """\
   Frappe's message; `mollie-ledger export` still exits 0, by design (nothing failed to post).
 - Two runs on one warehouse: the second is refused, it does not queue. `mollie-ledger export`
   and the runs Dagster's daemon launches (the schedule) do not take the warehouse lock; the
-  daemon's runs queue among themselves (`max_concurrent_runs: 1`).
+  daemon's runs of one organization queue among themselves (dagster.yaml allows one run per
+  organization at a time).
 """
 
 
