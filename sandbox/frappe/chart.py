@@ -249,211 +249,82 @@ def _as_date(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)  # TOML has dates
 
 
+# ERPNext's standard chart, as far as the ledger needs it; names without the " - ABBR" suffix.
+# Groups, as ERPNext's standard chart nests them: (name, root type, account type, parent).
+_STANDARD_GROUPS = (
+    ("Application of Funds (Assets)", "Asset", "", None),
+    ("Current Assets", "Asset", "", "Application of Funds (Assets)"),
+    ("Bank Accounts", "Asset", "Bank", "Current Assets"),
+    ("Accounts Receivable", "Asset", "", "Current Assets"),
+    ("Source of Funds (Liabilities)", "Liability", "", None),
+    ("Current Liabilities", "Liability", "", "Source of Funds (Liabilities)"),
+    ("Duties and Taxes", "Liability", "Tax", "Current Liabilities"),
+    ("Accounts Payable", "Liability", "", "Current Liabilities"),
+    ("Income", "Income", "", None),
+    ("Direct Income", "Income", "", "Income"),
+    ("Expenses", "Expense", "", None),
+    ("Indirect Expenses", "Expense", "", "Expenses"),
+)
+# The accounts entries post to: (name, root type, account type, parent, currency; None: the
+# company's).
+_STANDARD_LEAVES = (
+    # Mollie clearing accounts, one per balance currency (docs/accounting.md), and the bank
+    ("Mollie EUR", "Asset", "Bank", "Bank Accounts", "EUR"),
+    ("Mollie GBP", "Asset", "Bank", "Bank Accounts", "GBP"),
+    ("Bank", "Asset", "Bank", "Bank Accounts", "EUR"),
+    ("Old Mollie Clearing", "Asset", "Bank", "Bank Accounts", "EUR"),  # disabled
+    ("Debtors", "Asset", "Receivable", "Accounts Receivable", "EUR"),
+    ("Creditors", "Liability", "Payable", "Accounts Payable", "EUR"),
+    # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax), input
+    # VAT included: it simply carries a debit balance.
+    ("Input VAT", "Liability", "Tax", "Duties and Taxes", "EUR"),
+    ("Sales", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Sales Returns", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Chargebacks", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Payment Processing Fees", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Rounding", "Expense", "Round Off", "Indirect Expenses", "EUR"),
+    # The accounts the ledger configuration's further roles name (config/ledger.toml), placed
+    # where an ERPNext chart would hold them, so a standard chart takes every role's entries:
+    # platform commissions earned, parts routed to connected accounts, the rolling reserve held
+    # by Mollie, a Mollie Capital loan, Mollie's balance corrections and movements between
+    # one's own balances.
+    ("Mollie Commissions", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Mollie Corrections", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Connected Accounts", "Liability", "", "Current Liabilities", None),
+    ("Mollie Capital Loan", "Liability", "", "Current Liabilities", None),
+    ("Mollie Reserve", "Asset", "", "Current Assets", None),
+    ("Mollie Internal Transfers", "Asset", "", "Current Assets", None),
+)
+_STANDARD_DISABLED = {"Old Mollie Clearing"}  # a disabled account, to test that check
+
+
 def _standard_accounts(company: str, abbr: str) -> list[Account]:
     """ERPNext's standard chart's accounts for one company (see `Chart.standard`)."""
-    a = Account
-    return [
-        # groups, as ERPNext's standard chart nests them
-        a(f"Application of Funds (Assets) - {abbr}", company, "Asset", is_group=True),
-        a(
-            f"Current Assets - {abbr}",
+
+    def named(name: str) -> str:
+        return f"{name} - {abbr}"
+
+    groups = [
+        Account(
+            named(n),
             company,
-            "Asset",
+            root,
+            kind,
             is_group=True,
-            parent_account=f"Application of Funds (Assets) - {abbr}",
-        ),
-        a(
-            f"Bank Accounts - {abbr}",
-            company,
-            "Asset",
-            "Bank",
-            is_group=True,
-            parent_account=f"Current Assets - {abbr}",
-        ),
-        a(
-            f"Accounts Receivable - {abbr}",
-            company,
-            "Asset",
-            is_group=True,
-            parent_account=f"Current Assets - {abbr}",
-        ),
-        a(f"Source of Funds (Liabilities) - {abbr}", company, "Liability", is_group=True),
-        a(
-            f"Current Liabilities - {abbr}",
-            company,
-            "Liability",
-            is_group=True,
-            parent_account=f"Source of Funds (Liabilities) - {abbr}",
-        ),
-        a(
-            f"Duties and Taxes - {abbr}",
-            company,
-            "Liability",
-            "Tax",
-            is_group=True,
-            parent_account=f"Current Liabilities - {abbr}",
-        ),
-        a(
-            f"Accounts Payable - {abbr}",
-            company,
-            "Liability",
-            is_group=True,
-            parent_account=f"Current Liabilities - {abbr}",
-        ),
-        a(f"Income - {abbr}", company, "Income", is_group=True),
-        a(
-            f"Direct Income - {abbr}",
-            company,
-            "Income",
-            is_group=True,
-            parent_account=f"Income - {abbr}",
-        ),
-        a(f"Expenses - {abbr}", company, "Expense", is_group=True),
-        a(
-            f"Indirect Expenses - {abbr}",
-            company,
-            "Expense",
-            is_group=True,
-            parent_account=f"Expenses - {abbr}",
-        ),
-        # Mollie clearing accounts, one per balance currency (docs/accounting.md), and the bank
-        a(
-            f"Mollie EUR - {abbr}",
-            company,
-            "Asset",
-            "Bank",
-            account_currency="EUR",
-            parent_account=f"Bank Accounts - {abbr}",
-        ),
-        a(
-            f"Mollie GBP - {abbr}",
-            company,
-            "Asset",
-            "Bank",
-            account_currency="GBP",
-            parent_account=f"Bank Accounts - {abbr}",
-        ),
-        a(
-            f"Bank - {abbr}",
-            company,
-            "Asset",
-            "Bank",
-            account_currency="EUR",
-            parent_account=f"Bank Accounts - {abbr}",
-        ),
-        a(
-            f"Old Mollie Clearing - {abbr}",
-            company,
-            "Asset",
-            "Bank",
-            account_currency="EUR",
-            parent_account=f"Bank Accounts - {abbr}",
-            disabled=True,
-        ),
-        a(
-            f"Debtors - {abbr}",
-            company,
-            "Asset",
-            "Receivable",
-            account_currency="EUR",
-            parent_account=f"Accounts Receivable - {abbr}",
-        ),
-        a(
-            f"Creditors - {abbr}",
-            company,
-            "Liability",
-            "Payable",
-            account_currency="EUR",
-            parent_account=f"Accounts Payable - {abbr}",
-        ),
-        # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax),
-        # input VAT included: it simply carries a debit balance.
-        a(
-            f"Input VAT - {abbr}",
-            company,
-            "Liability",
-            "Tax",
-            account_currency="EUR",
-            parent_account=f"Duties and Taxes - {abbr}",
-        ),
-        a(
-            f"Sales - {abbr}",
-            company,
-            "Income",
-            "Income Account",
-            account_currency="EUR",
-            parent_account=f"Direct Income - {abbr}",
-        ),
-        a(
-            f"Sales Returns - {abbr}",
-            company,
-            "Income",
-            "Income Account",
-            account_currency="EUR",
-            parent_account=f"Direct Income - {abbr}",
-        ),
-        a(
-            f"Chargebacks - {abbr}",
-            company,
-            "Expense",
-            "Expense Account",
-            account_currency="EUR",
-            parent_account=f"Indirect Expenses - {abbr}",
-        ),
-        a(
-            f"Payment Processing Fees - {abbr}",
-            company,
-            "Expense",
-            "Expense Account",
-            account_currency="EUR",
-            parent_account=f"Indirect Expenses - {abbr}",
-        ),
-        a(
-            f"Rounding - {abbr}",
-            company,
-            "Expense",
-            "Round Off",
-            account_currency="EUR",
-            parent_account=f"Indirect Expenses - {abbr}",
-        ),
-        # The accounts the ledger configuration's further roles name (config/ledger.toml),
-        # placed where an ERPNext chart would hold them, so a standard chart takes every
-        # role's entries: platform commissions earned, parts routed to connected
-        # accounts, the rolling reserve held by Mollie, a Mollie Capital loan, Mollie's
-        # balance corrections and movements between one's own balances.
-        a(
-            f"Mollie Commissions - {abbr}",
-            company,
-            "Income",
-            "Income Account",
-            account_currency="EUR",
-            parent_account=f"Direct Income - {abbr}",
-        ),
-        a(
-            f"Mollie Corrections - {abbr}",
-            company,
-            "Expense",
-            "Expense Account",
-            account_currency="EUR",
-            parent_account=f"Indirect Expenses - {abbr}",
-        ),
-        a(
-            f"Connected Accounts - {abbr}",
-            company,
-            "Liability",
-            parent_account=f"Current Liabilities - {abbr}",
-        ),
-        a(
-            f"Mollie Capital Loan - {abbr}",
-            company,
-            "Liability",
-            parent_account=f"Current Liabilities - {abbr}",
-        ),
-        a(f"Mollie Reserve - {abbr}", company, "Asset", parent_account=f"Current Assets - {abbr}"),
-        a(
-            f"Mollie Internal Transfers - {abbr}",
-            company,
-            "Asset",
-            parent_account=f"Current Assets - {abbr}",
-        ),
+            parent_account=named(parent) if parent else None,
+        )
+        for n, root, kind, parent in _STANDARD_GROUPS
     ]
+    leaves = [
+        Account(
+            named(n),
+            company,
+            root,
+            kind,
+            account_currency=currency,
+            parent_account=named(parent),
+            disabled=n in _STANDARD_DISABLED,
+        )
+        for n, root, kind, parent, currency in _STANDARD_LEAVES
+    ]
+    return groups + leaves
