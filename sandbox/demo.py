@@ -5,17 +5,20 @@ The product itself knows nothing of the sandbox: it reads MOLLIE_API_BASE_URL,
 MOLLIE_ACCESS_TOKEN and MOLLIE_LEDGER_BANK_DIR like it would for a real account. This module
 starts a sandbox, writes the merchant's bank statement (CAMT.053) into the demo's own bank
 folder, and points those settings at them for as long as the block runs; afterwards the
-environment is as it was.
+environment is as it was. `sandbox_organizations` does the same for several organizations at
+once (MOLLIE_LEDGER_ORGANIZATIONS, one token variable and bank folder each).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
+from extract.organizations import ENV_ORGANIZATIONS
 from extract.paths import ENV_BANK_DIR
 from extract.settings import (
     DLT_SECRET_ACCESS_TOKEN,
@@ -25,6 +28,7 @@ from extract.settings import (
 )
 from sandbox.bank import write_camt053
 from sandbox.generate import SandboxConfig
+from sandbox.organizations import SandboxOrganizations, write_organizations
 from sandbox.server import DEFAULT_ACCESS_TOKEN, SandboxServer
 from transforms.config import ENV_PII_KEY, SANDBOX_PII_KEY
 
@@ -102,40 +106,99 @@ def sandbox_environment(
     """
     env = os.environ if env is None else env
     config = sandbox_config(env) if config is None else config
-    saved = {name: env.get(name) for name in _CHANGED}
     with SandboxServer(config, host=host) as server:
         written = write_camt053(server.world, bank_folder)
-        env.pop(DLT_SECRET_ACCESS_TOKEN, None)
-        env[ENV_BASE_URL] = server.base_url
-        env[ENV_ACCESS_TOKEN] = server.access_token
-        env[ENV_BANK_DIR] = str(Path(bank_folder))
-        if not (env.get(ENV_RATE_PER_SECOND) or "").strip():
-            env[ENV_RATE_PER_SECOND] = "0"
-        if not (env.get(ENV_PII_KEY) or "").strip():
-            env[ENV_PII_KEY] = SANDBOX_PII_KEY
-        log.warning(
-            "using the Mollie sandbox at %s (a synthetic organization); its bank statement: %s",
-            server.base_url,
-            ", ".join(str(p) for p in written) or "none",
-        )
-        try:
+        settings = {
+            ENV_BASE_URL: server.base_url,
+            ENV_ACCESS_TOKEN: server.access_token,
+            ENV_BANK_DIR: str(Path(bank_folder)),
+        }
+        with _pointed_at_sandbox(env, settings, drop=(DLT_SECRET_ACCESS_TOKEN,)):
+            log.warning(
+                "using the Mollie sandbox at %s (a synthetic organization); its bank statement: %s",
+                server.base_url,
+                ", ".join(str(p) for p in written) or "none",
+            )
             yield server
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    env.pop(name, None)
-                else:
-                    env[name] = value
 
 
-_CHANGED = (
-    ENV_BASE_URL,
-    ENV_ACCESS_TOKEN,
-    DLT_SECRET_ACCESS_TOKEN,
-    ENV_BANK_DIR,
-    ENV_RATE_PER_SECOND,
-    ENV_PII_KEY,
-)
+@contextmanager
+def sandbox_organizations(
+    folder: str | os.PathLike[str],
+    names: int | Sequence[str] = 3,
+    env: MutableMapping[str, str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+) -> Iterator[tuple[SandboxServer, SandboxOrganizations]]:
+    """Serve several sandbox organizations from one sandbox and point the settings at them
+    while the block runs.
+
+    Args:
+        folder: where their files go (`write_organizations`): the organizations file, one
+            ledger configuration each, and each one's folder `orgs/<name>` whose `bank`
+            folder gets its CAMT.053 statement.
+        names: how many organizations (groene-vork, blauwe-reiger, rode-kaart, …) or their names.
+        env: the environment to change (default `os.environ`); restored when the block ends.
+
+    Each organization's world is `sandbox_config(env)` (MOLLIE_LEDGER_SANDBOX_PAYMENTS, _DAYS,
+    _NOW, … apply) with its own seed, counting up from that seed (7, 8, 9, …), and its own
+    access token. Sets MOLLIE_API_BASE_URL, each organization's token variable and
+    MOLLIE_LEDGER_ORGANIZATIONS; removes MOLLIE_ACCESS_TOKEN, the dlt secret and
+    MOLLIE_LEDGER_BANK_DIR, so no organization falls back to a shared token or bank folder;
+    the rate limit and PII key as `sandbox_environment` sets them.
+    """
+    env = os.environ if env is None else env
+    config = sandbox_config(env)
+    orgs = write_organizations(folder, names, first_seed=config.seed)
+    first, *more = orgs.organizations
+    with SandboxServer(
+        replace(config, seed=first.seed),
+        host=host,
+        access_token=first.token,
+        more_worlds={o.token: replace(config, seed=o.seed) for o in more},
+    ) as server:
+        for o in orgs.organizations:
+            write_camt053(server.worlds[o.token], o.bank_dir)
+        settings = {ENV_BASE_URL: server.base_url, ENV_ORGANIZATIONS: str(orgs.file)}
+        settings.update({o.token_env: o.token for o in orgs.organizations})
+        drop = (ENV_ACCESS_TOKEN, DLT_SECRET_ACCESS_TOKEN, ENV_BANK_DIR)
+        with _pointed_at_sandbox(env, settings, drop):
+            log.warning(
+                "using the Mollie sandbox at %s: %d synthetic organizations (%s), listed in %s",
+                server.base_url,
+                len(orgs.organizations),
+                ", ".join(orgs.names),
+                orgs.file,
+            )
+            yield server, orgs
+
+
+@contextmanager
+def _pointed_at_sandbox(
+    env: MutableMapping[str, str], settings: Mapping[str, str], drop: Iterable[str]
+) -> Iterator[None]:
+    """Set `settings` and remove `drop` for the block; turn the request rate limit off unless
+    MOLLIE_RATE_PER_SECOND says otherwise (it protects Mollie, not localhost) and use the
+    sandbox's PII key unless MOLLIE_LEDGER_PII_KEY is set (its people are invented). Afterwards
+    every one of these variables is as it was."""
+    drop = tuple(drop)
+    saved = {name: env.get(name) for name in (*settings, *drop, ENV_RATE_PER_SECOND, ENV_PII_KEY)}
+    for name in drop:
+        env.pop(name, None)
+    env.update(settings)
+    if not (env.get(ENV_RATE_PER_SECOND) or "").strip():
+        env[ENV_RATE_PER_SECOND] = "0"
+    if not (env.get(ENV_PII_KEY) or "").strip():
+        env[ENV_PII_KEY] = SANDBOX_PII_KEY
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = value
+
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN",
@@ -146,4 +209,5 @@ __all__ = [
     "describe_world",
     "sandbox_config",
     "sandbox_environment",
+    "sandbox_organizations",
 ]

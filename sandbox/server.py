@@ -14,6 +14,10 @@ and subscriptions of their own profile only), Mollie's problem-JSON errors, `app
 everywhere, and cursor pagination (`from` inclusive, `limit` 1–250, newest first, `sort` where
 Mollie has it, `next`/`previous` hrefs built from the request's own scheme, host and port).
 
+One server can serve several organizations (`more_worlds`): each has its own access token,
+world (seed), profiles and profile API keys, and a request sees only the world its credentials
+belong to, so a token never reaches another organization's objects (they answer 404).
+
 Lists are kept sorted by (createdAt, id) once per world and per filter (cached); a `from` cursor is
 found by bisection through `world.by_id`, so a page costs O(log n + limit) even with a million
 payments, and only the page's objects are rendered.
@@ -34,8 +38,8 @@ import struct
 import threading
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -975,6 +979,37 @@ class _Handler(TrackedHandler):
     do_POST = do_PATCH = do_PUT = do_DELETE = _read_only
 
 
+@dataclass(slots=True)
+class _Served:
+    """One organization's world as served: its config and index (both replaced by `advance`)
+    and its profiles' API keys."""
+
+    config: SandboxConfig
+    index: Index
+    profile_keys: dict[str, str] = field(default_factory=dict)
+    profile_test_keys: dict[str, str] = field(default_factory=dict)
+
+
+def _check_worlds(
+    access_token: str, configs: Mapping[str, SandboxConfig], more: Mapping[str, SandboxConfig]
+) -> None:
+    """Each world needs its own organization token and its own seed: ids come from the seed,
+    so two worlds of one seed would share ids and a token could reach the other's objects."""
+    for token in configs:
+        if not token.startswith("access_"):
+            raise ValueError("an organization access token starts with 'access_'")
+    if access_token in more:
+        raise ValueError("each further world needs its own access token, not the main one")
+    seeds: dict[int, str] = {}
+    for n, c in enumerate(configs.values()):
+        if c.seed in seeds:
+            raise ValueError(
+                f"two worlds share seed {c.seed} ({seeds[c.seed]} and world {n + 1}): their ids "
+                "would collide; give each organization its own seed"
+            )
+        seeds[c.seed] = "the main world" if n == 0 else f"world {n + 1}"
+
+
 def _key(seed: int, profile_id: str, mode: str) -> str:
     digest = hashlib.blake2b(f"{seed}:{profile_id}:{mode}".encode(), digest_size=15).hexdigest()
     return f"{mode}_{digest}"
@@ -1000,17 +1035,21 @@ class SandboxServer(BackgroundHTTPService):
         quiet: bool = True,
         warm: bool = True,
         log_requests: bool = False,
+        more_worlds: Mapping[str, SandboxConfig] | None = None,
     ) -> None:
-        if not access_token.startswith("access_"):
-            raise ValueError("an organization access token starts with 'access_'")
-        self.config = config
+        """`more_worlds` (organization access token → its world's config) serves further
+        organizations beside the main one (`config`, `access_token`): a request sees only the
+        world of the token it carries, as each Mollie organization sees only its own data."""
+        configs = {access_token: config, **(more_worlds or {})}
+        _check_worlds(access_token, configs, more_worlds or {})
         super().__init__(host, port)
         self.faults = faults or FaultConfig()
         self.access_token = access_token
         self.quiet = quiet
         self.warm = warm
         self.api = Api()
-        self._index = Index(build_world(config))
+        self._served = {token: _Served(c, Index(build_world(c))) for token, c in configs.items()}
+        self._main = self._served[access_token]
         self._faults = _Faults(self.faults)
         self._count_lock = threading.Lock()
         self.request_count: Counter[str] = Counter()
@@ -1021,20 +1060,40 @@ class SandboxServer(BackgroundHTTPService):
         self._set_keys()
 
     def _set_keys(self) -> None:
-        seed = self.config.seed
-        profiles = [p.id for p in self.world.profiles]
-        self.profile_keys: dict[str, str] = {p: _key(seed, p, "live") for p in profiles}
-        self.profile_test_keys: dict[str, str] = {p: _key(seed, p, "test") for p in profiles}
-        self._tokens: dict[str, Auth] = {self.access_token: Auth("organization", None, False)}
-        for p, k in self.profile_keys.items():
-            self._tokens[k] = Auth("profile", p, False)
-        for p, k in self.profile_test_keys.items():
-            self._tokens[k] = Auth("profile", p, True)
+        # One lookup per request finds both the credentials and the world they belong to.
+        self._tokens: dict[str, tuple[Auth, _Served]] = {}
+        for access_token, served in self._served.items():
+            seed = served.config.seed
+            profiles = [p.id for p in served.index.world.profiles]
+            served.profile_keys = {p: _key(seed, p, "live") for p in profiles}
+            served.profile_test_keys = {p: _key(seed, p, "test") for p in profiles}
+            self._tokens[access_token] = (Auth("organization", None, False), served)
+            for p, k in served.profile_keys.items():
+                self._tokens[k] = (Auth("profile", p, False), served)
+            for p, k in served.profile_test_keys.items():
+                self._tokens[k] = (Auth("profile", p, True), served)
+        self.profile_keys: dict[str, str] = self._main.profile_keys
+        self.profile_test_keys: dict[str, str] = self._main.profile_test_keys
+
+    def profile_keys_of(self, access_token: str, *, test: bool = False) -> dict[str, str]:
+        """Profile id → API key (live, or test with `test=True`) of the world served under
+        `access_token`; those keys open only that world."""
+        served = self._served[access_token]
+        return dict(served.profile_test_keys if test else served.profile_keys)
 
     # -- lifecycle ----------------------------------------------------------------------------
     @property
+    def config(self) -> SandboxConfig:
+        return self._main.config
+
+    @property
     def world(self) -> World:
-        return self._index.world
+        return self._main.index.world
+
+    @property
+    def worlds(self) -> dict[str, World]:
+        """Organization access token → its world, the main one first."""
+        return {token: served.index.world for token, served in self._served.items()}
 
     @property
     def base_url(self) -> str:
@@ -1045,7 +1104,8 @@ class SandboxServer(BackgroundHTTPService):
 
     def _started(self) -> None:
         if self.warm:
-            self._warm_up(self._index)
+            for served in self._served.values():
+                self._warm_up(served.index)
         log.info("Mollie sandbox serving %s", self.base_url)
 
     @staticmethod
@@ -1053,12 +1113,17 @@ class SandboxServer(BackgroundHTTPService):
         threading.Thread(target=index.warm, name="sandbox-warm-up", daemon=True).start()
 
     def advance(self, now: str | int) -> World:
-        """Move the clock: same seed and history, a later `now` (new activity, new statuses)."""
-        self.config = self.config.advanced(now)
-        index = Index(build_world(self.config))
-        if self.warm:
-            index.warm()  # before the swap: no request waits on the new world's lists
-        self._index = index
+        """Move the clock of every world: same seeds and history, a later `now` (new activity,
+        new statuses). Returns the main world."""
+        moved = []
+        for served in self._served.values():
+            config = served.config.advanced(now)
+            index = Index(build_world(config))
+            if self.warm:
+                index.warm()  # before the swap: no request waits on the new world's lists
+            moved.append((served, config, index))
+        for served, config, index in moved:
+            served.config, served.index = config, index
         return self.world
 
     # -- per request ----------------------------------------------------------------------------
@@ -1071,9 +1136,10 @@ class SandboxServer(BackgroundHTTPService):
     def _context(self, handler: _Handler, path: str, query: str) -> Ctx:
         header = handler.headers.get("Authorization") or ""
         scheme, _, token = header.partition(" ")
-        auth = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
-        if auth is None:
+        found = self._tokens.get(token.strip()) if scheme.lower() == "bearer" else None
+        if found is None:
             raise ApiError(401, "Missing authentication, or failed to authenticate", docs=AUTH_DOCS)
+        auth, served = found
         pairs = parse_qsl(query, keep_blank_values=True)
         params = dict(pairs)
         if "testmode" in params:
@@ -1092,7 +1158,7 @@ class SandboxServer(BackgroundHTTPService):
         proto = handler.headers.get("X-Forwarded-Proto") or "http"
         host = handler.headers.get("Host") or f"{self.host}:{self.port}"
         return Ctx(
-            idx=self._index,
+            idx=served.index,
             auth=auth,
             origin=f"{proto}://{host}",
             path=path,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -117,223 +117,74 @@ class Chart:
         """Vereniging Groene Vork (VGV), shaped like ERPNext's standard chart, plus one account
         and cost centre of a second company to test the company checks."""
         vgv, gve = DEFAULT_COMPANY, "Groene Vork Events B.V."
+        standard = cls.standard(vgv, "VGV")
         a = Account
-        accounts = [
-            # groups, as ERPNext's standard chart nests them
-            a("Application of Funds (Assets) - VGV", vgv, "Asset", is_group=True),
-            a(
-                "Current Assets - VGV",
-                vgv,
-                "Asset",
-                is_group=True,
-                parent_account="Application of Funds (Assets) - VGV",
-            ),
-            a(
-                "Bank Accounts - VGV",
-                vgv,
-                "Asset",
-                "Bank",
-                is_group=True,
-                parent_account="Current Assets - VGV",
-            ),
-            a(
-                "Accounts Receivable - VGV",
-                vgv,
-                "Asset",
-                is_group=True,
-                parent_account="Current Assets - VGV",
-            ),
-            a("Source of Funds (Liabilities) - VGV", vgv, "Liability", is_group=True),
-            a(
-                "Current Liabilities - VGV",
-                vgv,
-                "Liability",
-                is_group=True,
-                parent_account="Source of Funds (Liabilities) - VGV",
-            ),
-            a(
-                "Duties and Taxes - VGV",
-                vgv,
-                "Liability",
-                "Tax",
-                is_group=True,
-                parent_account="Current Liabilities - VGV",
-            ),
-            a(
-                "Accounts Payable - VGV",
-                vgv,
-                "Liability",
-                is_group=True,
-                parent_account="Current Liabilities - VGV",
-            ),
-            a("Income - VGV", vgv, "Income", is_group=True),
-            a("Direct Income - VGV", vgv, "Income", is_group=True, parent_account="Income - VGV"),
-            a("Expenses - VGV", vgv, "Expense", is_group=True),
-            a(
-                "Indirect Expenses - VGV",
-                vgv,
-                "Expense",
-                is_group=True,
-                parent_account="Expenses - VGV",
-            ),
-            # Mollie clearing accounts, one per balance currency (docs/accounting.md), and the bank
-            a(
-                "Mollie EUR - VGV",
-                vgv,
-                "Asset",
-                "Bank",
-                account_currency="EUR",
-                parent_account="Bank Accounts - VGV",
-            ),
-            a(
-                "Mollie GBP - VGV",
-                vgv,
-                "Asset",
-                "Bank",
-                account_currency="GBP",
-                parent_account="Bank Accounts - VGV",
-            ),
-            a(
-                "Bank - VGV",
-                vgv,
-                "Asset",
-                "Bank",
-                account_currency="EUR",
-                parent_account="Bank Accounts - VGV",
-            ),
-            a(
-                "Old Mollie Clearing - VGV",
-                vgv,
-                "Asset",
-                "Bank",
-                account_currency="EUR",
-                parent_account="Bank Accounts - VGV",
-                disabled=True,
-            ),
-            a(
-                "Debtors - VGV",
-                vgv,
-                "Asset",
-                "Receivable",
-                account_currency="EUR",
-                parent_account="Accounts Receivable - VGV",
-            ),
-            a(
-                "Creditors - VGV",
-                vgv,
-                "Liability",
-                "Payable",
-                account_currency="EUR",
-                parent_account="Accounts Payable - VGV",
-            ),
-            # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax),
-            # input VAT included: it simply carries a debit balance.
-            a(
-                "Input VAT - VGV",
-                vgv,
-                "Liability",
-                "Tax",
-                account_currency="EUR",
-                parent_account="Duties and Taxes - VGV",
-            ),
-            a(
-                "Sales - VGV",
-                vgv,
-                "Income",
-                "Income Account",
-                account_currency="EUR",
-                parent_account="Direct Income - VGV",
-            ),
-            a(
-                "Sales Returns - VGV",
-                vgv,
-                "Income",
-                "Income Account",
-                account_currency="EUR",
-                parent_account="Direct Income - VGV",
-            ),
-            a(
-                "Chargebacks - VGV",
-                vgv,
-                "Expense",
-                "Expense Account",
-                account_currency="EUR",
-                parent_account="Indirect Expenses - VGV",
-            ),
-            a(
-                "Payment Processing Fees - VGV",
-                vgv,
-                "Expense",
-                "Expense Account",
-                account_currency="EUR",
-                parent_account="Indirect Expenses - VGV",
-            ),
-            a(
-                "Rounding - VGV",
-                vgv,
-                "Expense",
-                "Round Off",
-                account_currency="EUR",
-                parent_account="Indirect Expenses - VGV",
-            ),
-            # The accounts the ledger configuration's further roles name (config/ledger.toml),
-            # placed where an ERPNext chart would hold them, so a default site takes every
-            # role's entries: platform commissions earned, parts routed to connected
-            # accounts, the rolling reserve held by Mollie, a Mollie Capital loan, Mollie's
-            # balance corrections and movements between one's own balances.
-            a(
-                "Mollie Commissions - VGV",
-                vgv,
-                "Income",
-                "Income Account",
-                account_currency="EUR",
-                parent_account="Direct Income - VGV",
-            ),
-            a(
-                "Mollie Corrections - VGV",
-                vgv,
-                "Expense",
-                "Expense Account",
-                account_currency="EUR",
-                parent_account="Indirect Expenses - VGV",
-            ),
-            a(
-                "Connected Accounts - VGV",
-                vgv,
-                "Liability",
-                parent_account="Current Liabilities - VGV",
-            ),
-            a(
-                "Mollie Capital Loan - VGV",
-                vgv,
-                "Liability",
-                parent_account="Current Liabilities - VGV",
-            ),
-            a("Mollie Reserve - VGV", vgv, "Asset", parent_account="Current Assets - VGV"),
-            a(
-                "Mollie Internal Transfers - VGV",
-                vgv,
-                "Asset",
-                parent_account="Current Assets - VGV",
-            ),
-            # another company's accounts: valid names, wrong company for VGV entries
+        # another company's accounts: valid names, wrong company for VGV entries
+        stray = [
             a("Bank - GVE", gve, "Asset", "Bank", account_currency="EUR"),
             a("Sales - GVE", gve, "Income", "Income Account", account_currency="EUR"),
         ]
-        cost_centers = [
-            CostCenter("Vereniging Groene Vork - VGV", vgv, is_group=True),
-            CostCenter("Main - VGV", vgv, parent_cost_center="Vereniging Groene Vork - VGV"),
-            CostCenter("Main - GVE", gve),
-        ]
         return cls(
-            companies={
-                vgv: Company(vgv, "VGV", cost_center="Main - VGV"),
-                gve: Company(gve, "GVE", cost_center="Main - GVE"),
+            companies={**standard.companies, gve: Company(gve, "GVE", cost_center="Main - GVE")},
+            accounts={**standard.accounts, **{x.name: x for x in stray}},
+            cost_centers={**standard.cost_centers, "Main - GVE": CostCenter("Main - GVE", gve)},
+            parties=standard.parties,
+        )
+
+    @classmethod
+    def standard(cls, company: str, abbr: str) -> Chart:
+        """One company's chart, shaped like ERPNext's standard chart: every account is
+        "<Account> - <ABBR>" (the accounts config/ledger.toml names among them), its cost
+        centres are the group "<company> - <ABBR>" and "Main - <ABBR>" (the company's default),
+        and the parties are the customer "Webshop Customers" and the supplier "Mollie B.V."."""
+        return cls(
+            companies={company: Company(company, abbr, cost_center=f"Main - {abbr}")},
+            accounts={x.name: x for x in _standard_accounts(company, abbr)},
+            cost_centers={
+                x.name: x
+                for x in (
+                    CostCenter(f"{company} - {abbr}", company, is_group=True),
+                    CostCenter(f"Main - {abbr}", company, parent_cost_center=f"{company} - {abbr}"),
+                )
             },
-            accounts={x.name: x for x in accounts},
-            cost_centers={x.name: x for x in cost_centers},
             parties={"Customer": ("Webshop Customers",), "Supplier": ("Mollie B.V.",)},
         )
+
+    @classmethod
+    def for_companies(cls, companies: Iterable[tuple[str, str]]) -> Chart:
+        """One site holding the standard chart (`standard`) of each (company, abbreviation):
+        several organizations' books side by side, each company with its own accounts and cost
+        centres. Parties are shared, as ERPNext's Customers and Suppliers are site-wide."""
+        return cls.combine(cls.standard(name, abbr) for name, abbr in companies)
+
+    @classmethod
+    def combine(cls, charts: Iterable[Chart]) -> Chart:
+        """The masters of several charts on one site. Names must not repeat (ERPNext's
+        " - ABBR" suffix keeps them apart); fiscal years are the first chart's."""
+        charts = list(charts)
+        if not charts:
+            raise ValueError("combine needs at least one chart")
+        companies: dict[str, Company] = {}
+        accounts: dict[str, Account] = {}
+        cost_centers: dict[str, CostCenter] = {}
+        parties: dict[str, tuple[str, ...]] = {}
+        for chart in charts:
+            for what, into, items in (
+                ("company", companies, chart.companies),
+                ("account", accounts, chart.accounts),
+                ("cost centre", cost_centers, chart.cost_centers),
+            ):
+                for name, item in items.items():
+                    if name in into:
+                        raise ValueError(
+                            f"{what} {name!r} is in two charts: give each company its own "
+                            "name and abbreviation"
+                        )
+                    into[name] = item
+            for party_type, names in chart.parties.items():
+                known = parties.get(party_type, ())
+                parties[party_type] = known + tuple(n for n in names if n not in known)
+        return cls(companies, accounts, cost_centers, parties, charts[0].fiscal_years)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Chart:
@@ -396,3 +247,84 @@ class Chart:
 
 def _as_date(value: str | date) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)  # TOML has dates
+
+
+# ERPNext's standard chart, as far as the ledger needs it; names without the " - ABBR" suffix.
+# Groups, as ERPNext's standard chart nests them: (name, root type, account type, parent).
+_STANDARD_GROUPS = (
+    ("Application of Funds (Assets)", "Asset", "", None),
+    ("Current Assets", "Asset", "", "Application of Funds (Assets)"),
+    ("Bank Accounts", "Asset", "Bank", "Current Assets"),
+    ("Accounts Receivable", "Asset", "", "Current Assets"),
+    ("Source of Funds (Liabilities)", "Liability", "", None),
+    ("Current Liabilities", "Liability", "", "Source of Funds (Liabilities)"),
+    ("Duties and Taxes", "Liability", "Tax", "Current Liabilities"),
+    ("Accounts Payable", "Liability", "", "Current Liabilities"),
+    ("Income", "Income", "", None),
+    ("Direct Income", "Income", "", "Income"),
+    ("Expenses", "Expense", "", None),
+    ("Indirect Expenses", "Expense", "", "Expenses"),
+)
+# The accounts entries post to: (name, root type, account type, parent, currency; None: the
+# company's).
+_STANDARD_LEAVES = (
+    # Mollie clearing accounts, one per balance currency (docs/accounting.md), and the bank
+    ("Mollie EUR", "Asset", "Bank", "Bank Accounts", "EUR"),
+    ("Mollie GBP", "Asset", "Bank", "Bank Accounts", "GBP"),
+    ("Bank", "Asset", "Bank", "Bank Accounts", "EUR"),
+    ("Old Mollie Clearing", "Asset", "Bank", "Bank Accounts", "EUR"),  # disabled
+    ("Debtors", "Asset", "Receivable", "Accounts Receivable", "EUR"),
+    ("Creditors", "Liability", "Payable", "Accounts Payable", "EUR"),
+    # ERPNext's charts keep VAT accounts under Duties and Taxes (Liability, type Tax), input
+    # VAT included: it simply carries a debit balance.
+    ("Input VAT", "Liability", "Tax", "Duties and Taxes", "EUR"),
+    ("Sales", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Sales Returns", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Chargebacks", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Payment Processing Fees", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Rounding", "Expense", "Round Off", "Indirect Expenses", "EUR"),
+    # The accounts the ledger configuration's further roles name (config/ledger.toml), placed
+    # where an ERPNext chart would hold them, so a standard chart takes every role's entries:
+    # platform commissions earned, parts routed to connected accounts, the rolling reserve held
+    # by Mollie, a Mollie Capital loan, Mollie's balance corrections and movements between
+    # one's own balances.
+    ("Mollie Commissions", "Income", "Income Account", "Direct Income", "EUR"),
+    ("Mollie Corrections", "Expense", "Expense Account", "Indirect Expenses", "EUR"),
+    ("Connected Accounts", "Liability", "", "Current Liabilities", None),
+    ("Mollie Capital Loan", "Liability", "", "Current Liabilities", None),
+    ("Mollie Reserve", "Asset", "", "Current Assets", None),
+    ("Mollie Internal Transfers", "Asset", "", "Current Assets", None),
+)
+_STANDARD_DISABLED = {"Old Mollie Clearing"}  # a disabled account, to test that check
+
+
+def _standard_accounts(company: str, abbr: str) -> list[Account]:
+    """ERPNext's standard chart's accounts for one company (see `Chart.standard`)."""
+
+    def named(name: str) -> str:
+        return f"{name} - {abbr}"
+
+    groups = [
+        Account(
+            named(n),
+            company,
+            root,
+            kind,
+            is_group=True,
+            parent_account=named(parent) if parent else None,
+        )
+        for n, root, kind, parent in _STANDARD_GROUPS
+    ]
+    leaves = [
+        Account(
+            named(n),
+            company,
+            root,
+            kind,
+            account_currency=currency,
+            parent_account=named(parent),
+            disabled=n in _STANDARD_DISABLED,
+        )
+        for n, root, kind, parent, currency in _STANDARD_LEAVES
+    ]
+    return groups + leaves
