@@ -195,13 +195,24 @@ def sandbox(
     help="Where the demo keeps its warehouse, bank statements and exports.",
 )
 @_family_options
-def demo(seed, payments, days, now, start, folder, platform, every_type) -> None:
+@click.option(
+    "--organizations",
+    type=click.IntRange(1, 20),
+    default=1,
+    show_default=True,
+    help="Serve this many sandbox organizations (one token, warehouse, folder and ERPNext "
+    "company each, listed in <folder>/organizations.toml) and run each in turn.",
+)
+def demo(seed, payments, days, now, start, folder, platform, every_type, organizations) -> None:
     """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
 
     Uses its own folder, never your real warehouse, and ignores any MOLLIE_ACCESS_TOKEN.
     """
     # checked before anything starts
     config = _config(seed, payments, days, now, start, platform=platform, every_type=every_type)
+    if organizations > 1:
+        _demo_organizations(config, folder, organizations)
+        return
     os.environ.update(
         {
             "MOLLIE_LEDGER_EXPORT_DIR": os.path.join(folder, "exports"),
@@ -224,3 +235,18 @@ def demo(seed, payments, days, now, start, folder, platform, every_type) -> None
         f"staging, marts), a read-only copy for analysts in {folder}/mollie_ledger.published."
         "duckdb (`mollie-ledger query --published …`); `make ui` shows every asset."
     )
+
+
+def _demo_organizations(config: SandboxConfig, folder: str, count: int) -> None:
+    """The demo for a deployment of several organizations: one sandbox serves them all (one
+    token each), each runs with its own files, and the summary is per organization."""
+    from sandbox.demo import sandbox_organizations
+
+    log_to_stderr()
+    click.echo(
+        f"Demo: {count} synthetic organizations (seeds {config.seed}…{config.seed + count - 1}) "
+        f"served by one built-in Mollie sandbox, one token each; their files in {folder}/orgs/"
+    )
+    with sandbox_organizations(folder, count, config=config) as (_, orgs):
+        click.echo(f"Organizations listed in {orgs.file} (MOLLIE_LEDGER_ORGANIZATIONS)")
+        run_and_report(None)

@@ -128,6 +128,7 @@ def sandbox_organizations(
     names: int | Sequence[str] = 3,
     env: MutableMapping[str, str] | None = None,
     *,
+    config: SandboxConfig | None = None,
     host: str = "127.0.0.1",
 ) -> Iterator[tuple[SandboxServer, SandboxOrganizations]]:
     """Serve several sandbox organizations from one sandbox and point the settings at them
@@ -139,16 +140,17 @@ def sandbox_organizations(
             folder gets its CAMT.053 statement.
         names: how many organizations (groene-vork, blauwe-reiger, rode-kaart, …) or their names.
         env: the environment to change (default `os.environ`); restored when the block ends.
+        config: the first organization's world; default `sandbox_config(env)`.
 
-    Each organization's world is `sandbox_config(env)` (MOLLIE_LEDGER_SANDBOX_PAYMENTS, _DAYS,
-    _NOW, … apply) with its own seed, counting up from that seed (7, 8, 9, …), and its own
-    access token. Sets MOLLIE_API_BASE_URL, each organization's token variable and
-    MOLLIE_LEDGER_ORGANIZATIONS; removes MOLLIE_ACCESS_TOKEN, the dlt secret and
+    Each organization's world is `config` (else `sandbox_config(env)`: the
+    MOLLIE_LEDGER_SANDBOX_* settings apply) with its own seed, counting up from that seed
+    (7, 8, 9, …), and its own access token. Sets MOLLIE_API_BASE_URL, each organization's
+    token variable and MOLLIE_LEDGER_ORGANIZATIONS; removes MOLLIE_ACCESS_TOKEN, the dlt secret and
     MOLLIE_LEDGER_BANK_DIR, so no organization falls back to a shared token or bank folder;
     the rate limit and PII key as `sandbox_environment` sets them.
     """
     env = os.environ if env is None else env
-    config = sandbox_config(env)
+    config = sandbox_config(env) if config is None else config
     orgs = write_organizations(folder, names, first_seed=config.seed)
     first, *more = orgs.organizations
     with SandboxServer(

@@ -73,9 +73,9 @@ LIMITS = """\
 - Erasure matches later loads by customer id: a payment without a customer link that carries an
   erased person's name is blanked by `erase-customer` (matched by value) but would come back if
   Mollie served it again; run `erase-customer` again then (it is idempotent).
-- dlt's archive of loaded files is off through `.dlt/config.toml` (`delete_completed_jobs`),
-  which dlt reads only when a command runs from the project root; `erase-customer` deletes any
-  archive it finds beside the warehouse.
+- dlt's archive of loaded files is off (`LOAD__DELETE_COMPLETED_JOBS`, set by
+  `extract/pipeline.py` wherever a command runs); `erase-customer` also deletes any archive it
+  finds beside the warehouse.
 - An entry Frappe refuses (an account missing in its chart) waits in `export.review` with
   Frappe's message; `mollie-ledger export` still exits 0, by design (nothing failed to post).
 - Two runs on one warehouse: the second is refused, it does not queue. `mollie-ledger export`

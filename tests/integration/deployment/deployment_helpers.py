@@ -6,6 +6,7 @@ importing one by that name picks whichever was loaded first."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -58,6 +59,18 @@ def serve_sandbox(now: str, payments: int = 300) -> Iterator[Sandbox]:
         proc.wait(timeout=30)
 
 
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any Mollie, Frappe or Dagster setting of the machine
+    running the tests, plus `settings`: a subprocess sees only what the test gives it."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MOLLIE_", "SOURCES__MOLLIE", "FRAPPE_", "DAGSTER_"))
+    }
+    env.update(settings)
+    return env
+
+
 @dataclass(frozen=True)
 class RunResult:
     returncode: int
@@ -65,12 +78,15 @@ class RunResult:
     stderr: str
 
 
-def run_cli(env: dict[str, str], *args: str, timeout: float = 400) -> RunResult:
+def run_cli(
+    env: dict[str, str], *args: str, timeout: float = 400, cwd: Path | None = None
+) -> RunResult:
     done = subprocess.run(
         [CLI, *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
     return RunResult(done.returncode, done.stdout, done.stderr)

@@ -1,7 +1,9 @@
 """Dagster's run and event storage on PostgreSQL, for real: the test starts its own PostgreSQL
 server (Debian's `postgresql` binaries) on a free port on 127.0.0.1, gives Dagster the project's
 dagster.yaml with its documented PostgreSQL block switched on, runs the daily job through
-`mollie-ledger run` and reads the run and its events back from PostgreSQL's tables."""
+`mollie-ledger run` (one organization) and through Dagster's daemon firing the schedule (three
+organizations, one partition each), and reads the runs and their events back from PostgreSQL's
+tables."""
 
 from __future__ import annotations
 
@@ -10,19 +12,27 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import psycopg2
+import psycopg2.errors
 import pytest
 from dagster import DagsterEventType as Event
-from deployment_helpers import run_cli, serve_sandbox
+from deployment_helpers import PII_KEY, clean_env, run_cli, serve_sandbox
+
+from sandbox.demo import sandbox_organizations
 
 REPO = Path(__file__).resolve().parents[3]
+DAGSTER_DAEMON = str(Path(sys.executable).with_name("dagster-daemon"))
 PG_BINS = sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=lambda p: int(p.split("/")[-2]))
 IS_ROOT = os.geteuid() == 0
 
@@ -169,3 +179,94 @@ def test_the_daily_job_keeps_its_run_and_events_in_postgresql(tmp_path, cli_env,
     assert '["marts", "journal_entries"]' in materialized
     # Nothing went to the SQLite default beside it.
     assert not list(home.rglob("*.db")), sorted(p.name for p in home.rglob("*"))
+
+
+def test_the_schedule_runs_each_organization_on_its_own_with_postgresql(tmp_path, postgres) -> None:
+    """Dagster's own daemon fires the daily schedule (every minute here) for three organizations
+    listed in MOLLIE_LEDGER_ORGANIZATIONS, with run and event storage on PostgreSQL. One
+    organization's token is revoked: its partition's run fails with its own message, the other
+    two load and post into their own warehouses."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(postgres_dagster_yaml())
+    env = clean_env(
+        MOLLIE_LEDGER_SANDBOX_PAYMENTS="300",
+        MOLLIE_LEDGER_SANDBOX_DAYS="30",
+        MOLLIE_LEDGER_PII_KEY=PII_KEY,
+        MOLLIE_LEDGER_SCHEDULE_CRON="* * * * *",
+        DAGSTER_HOME=str(home),
+        **postgres.env(),
+    )
+    with sandbox_organizations(tmp_path / "orgs", 3, env=env) as (server, orgs):
+        healthy, revoked = orgs.organizations[:2], orgs.organizations[2]
+        env[revoked.token_env] = "access_revoked0000000000000000000000"
+        runs = _scheduled_runs(env, postgres, len(orgs.organizations), cwd=tmp_path)
+        worlds = {o.name: server.worlds[o.token] for o in orgs.organizations}
+
+    by_partition = {tags["dagster/partition"]: (status, run_id) for run_id, status, tags in runs}
+    assert set(by_partition) == set(orgs.names)
+    for org in healthy:
+        assert by_partition[org.name][0] == "SUCCESS", org.name
+        with duckdb.connect(str(org.folder / "mollie_ledger.duckdb"), read_only=True) as con:
+            (org_id,) = con.execute("select id from mollie.organizations").fetchone()
+        assert org_id == worlds[org.name].organization.id
+    status, run_id = by_partition[revoked.name]
+    assert status == "FAILURE"
+    assert not (revoked.folder / "mollie_ledger.published.duckdb").exists()
+    with postgres.connect() as con, con.cursor() as cur:
+        cur.execute(
+            "select event from event_logs where run_id = %s and dagster_event_type = %s",
+            [run_id, Event.STEP_FAILURE.value],
+        )
+        failures = " ".join(row[0] for row in cur.fetchall())
+    assert f"organization {revoked.name} (token {revoked.token_env})" in failures
+    assert "401" in failures
+
+
+def _scheduled_runs(
+    env: dict[str, str], postgres: PostgresServer, count: int, cwd: Path
+) -> list[tuple[str, str, dict[str, str]]]:
+    """Start Dagster's daemon on the project's definitions and wait until the schedule's first
+    tick has launched `count` runs and every one has finished: (run id, status, tags) each."""
+    daemon = subprocess.Popen(
+        [DAGSTER_DAEMON, "run", "-m", "orchestration.definitions"],
+        env=env,
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its code server and run workers stop with it
+    )
+    deadline = time.monotonic() + 900
+    try:
+        while True:
+            assert daemon.poll() is None, "the Dagster daemon stopped"
+            runs = _schedule_runs_in(postgres)
+            done = [r for r in runs if r[1] in ("SUCCESS", "FAILURE", "CANCELED")]
+            if len(runs) >= count and len(done) == len(runs):
+                return runs
+            assert time.monotonic() < deadline, f"runs so far: {[(r[1], r[2]) for r in runs]}"
+            time.sleep(5)
+    finally:
+        os.killpg(daemon.pid, signal.SIGTERM)
+        try:
+            daemon.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(daemon.pid, signal.SIGKILL)
+
+
+def _schedule_runs_in(postgres: PostgresServer) -> list[tuple[str, str, dict[str, str]]]:
+    try:
+        with postgres.connect() as con, con.cursor() as cur:
+            cur.execute("select run_id, status from runs")
+            runs = cur.fetchall()
+            cur.execute("select run_id, key, value from run_tags")
+            tags: dict[str, dict[str, str]] = {}
+            for run_id, key, value in cur.fetchall():
+                tags.setdefault(run_id, {})[key] = value
+    except psycopg2.errors.UndefinedTable:  # the daemon has not created its tables yet
+        return []
+    return [
+        (run_id, status, tags.get(run_id, {}))
+        for run_id, status in runs
+        if tags.get(run_id, {}).get("dagster/schedule_name") == "daily_ledger_schedule"
+    ]
