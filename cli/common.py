@@ -64,3 +64,48 @@ def run_and_report(db: str | None, organizations: tuple[str, ...] = ()) -> None:
         )
     if failed:
         raise SystemExit(1)
+
+
+def use_organization(name: str | None, db: str | None) -> None:
+    """Point this command at one organization of MOLLIE_LEDGER_ORGANIZATIONS: its token,
+    warehouse, ledger configuration and folders become this process's settings. Without a list
+    nothing changes; with one, the command must say which organization it means."""
+    from extract.organizations import OrganizationsError, load_organizations
+
+    try:
+        listed = {o.name: o for o in load_organizations() if not o.is_default}
+    except OrganizationsError as exc:
+        raise click.ClickException(str(exc)) from None
+    if not listed:
+        if name is not None:
+            raise click.UsageError(
+                "--organization needs a list of organizations (MOLLIE_LEDGER_ORGANIZATIONS, "
+                "see config/organizations.example.toml)"
+            )
+        return
+    if name is None:
+        raise click.UsageError(
+            f"MOLLIE_LEDGER_ORGANIZATIONS lists {', '.join(listed)}: choose one with --organization"
+        )
+    if db:
+        raise click.UsageError("--db names one warehouse, but each organization has its own")
+    if name not in listed:
+        raise click.UsageError(f"no organization {name!r} (known: {', '.join(listed)})")
+    from orchestration.organizations import missing_token, organization_env
+
+    org = listed[name]
+    if (problem := missing_token(org)) is not None:
+        raise click.ClickException(problem)
+    env = organization_env(org)
+    for key in set(os.environ) - set(env):  # the deployment's own token, for one
+        del os.environ[key]
+    os.environ.update(env)
+
+
+organization_option = click.option(
+    "--organization",
+    metavar="NAME",
+    default=None,
+    help="With MOLLIE_LEDGER_ORGANIZATIONS: the organization to work on (its token, warehouse "
+    "and files).",
+)

@@ -12,7 +12,7 @@ import sys
 
 import click
 
-from cli.common import log_to_stderr, run_and_report
+from cli.common import log_to_stderr, organization_option, run_and_report, use_organization
 
 SANDBOX_BANK_DIR = os.path.join("data", "sandbox", "bank")  # `ui --sandbox`'s own drop folder
 
@@ -196,7 +196,8 @@ def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> No
     help="Write the exact Frappe payloads to <export dir>/frappe-dry-run/ instead of posting.",
 )
 @_db_option
-def export(dry_run: bool, db: str | None) -> None:
+@organization_option
+def export(dry_run: bool, db: str | None, organization: str | None) -> None:
     """Export CSV and post journal entries to Frappe from what is already in the warehouse.
 
     Runs only if the latest quality gates passed (`mollie-ledger run` records them). CSV goes to
@@ -206,6 +207,7 @@ def export(dry_run: bool, db: str | None) -> None:
     """
     from export.run import EXPORT_ERRORS, format_report, run_export
 
+    use_organization(organization, db)
     log_to_stderr()
     try:
         report = run_export(dry_run=dry_run, db_path=db)
@@ -243,7 +245,8 @@ def webhooks(port: int, host: str, queue_path: str | None) -> None:
 @main.command("erase-customer")
 @click.argument("customer_id")
 @_db_option
-def erase_customer(customer_id: str, db: str | None) -> None:
+@organization_option
+def erase_customer(customer_id: str, db: str | None, organization: str | None) -> None:
     """Erase one customer's personal data (GDPR): CUSTOMER_ID is its Mollie id, cst_….
 
     Blanks its name, email, IBANs and card holder in the raw tables (its payments, quarantined
@@ -259,6 +262,7 @@ def erase_customer(customer_id: str, db: str | None) -> None:
     from transforms.config import ConfigError, LedgerConfig
     from transforms.erase import erase_and_rebuild, format_outcome
 
+    use_organization(organization, db)
     try:
         check_customer_id(customer_id)
         config = LedgerConfig.load()
@@ -290,7 +294,10 @@ def erase_customer(customer_id: str, db: str | None) -> None:
     "subscriptions now, even if no money moved and the last sweep is recent.",
 )
 @_db_option
-def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | None) -> None:
+@organization_option
+def extract(
+    full_refresh: bool, resources: str | None, sweep: bool, db: str | None, organization: str | None
+) -> None:
     """Extract Mollie finance data into the DuckDB dataset `mollie` (incremental).
 
     Reads MOLLIE_ACCESS_TOKEN (an organization access token, required) and
@@ -308,6 +315,7 @@ def extract(full_refresh: bool, resources: str | None, sweep: bool, db: str | No
     from extract.pipeline import check_resources, mollie_error, run_extract
     from extract.settings import DLT_SECRET_ACCESS_TOKEN, ENV_ACCESS_TOKEN
 
+    use_organization(organization, db)
     names = [n.strip() for n in resources.split(",") if n.strip()] if resources else None
     try:
         check_resources(names)

@@ -181,3 +181,32 @@ def test_the_demo_runs_several_sandbox_organizations(tmp_path) -> None:
         assert f"== organization {name}" in result.stdout
         assert (folder / "orgs" / name / "mollie_ledger.published.duckdb").exists()
     assert not (tmp_path / "data").exists()  # nothing outside the demo's folder
+
+
+def test_single_organization_commands_need_and_use_an_organization(deployment, first_run) -> None:
+    unnamed = run_cli(deployment.env, "extract", cwd=deployment.folder)
+    assert unnamed.returncode == 2 and "choose one with --organization" in unnamed.stderr
+    org = deployment.orgs.organizations[1]
+    named = run_cli(
+        deployment.env,
+        "extract",
+        "--organization",
+        org.name,
+        "--resources",
+        "payments",
+        cwd=deployment.folder,
+    )
+    assert named.returncode == 0, named.stderr[-2000:]
+    assert f"Extracted into {org.folder / 'mollie_ledger.duckdb'}" in named.stdout
+    answer = run_cli(
+        deployment.env,
+        "query",
+        "--organization",
+        org.name,
+        "--format",
+        "csv",
+        "select count(*) as n from staging.stg_mollie__payments",
+        cwd=deployment.folder,
+    )
+    assert answer.returncode == 0, answer.stderr[-2000:]
+    assert answer.stdout.split() == ["n", str(len(deployment.server.worlds[org.token].payments))]

@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -30,6 +31,7 @@ from dagster import DagsterEventType as Event
 from deployment_helpers import PII_KEY, clean_env, run_cli, serve_sandbox
 
 from sandbox.demo import sandbox_organizations
+from sandbox.frappe import FrappeTestServer
 
 REPO = Path(__file__).resolve().parents[3]
 DAGSTER_DAEMON = str(Path(sys.executable).with_name("dagster-daemon"))
@@ -181,37 +183,60 @@ def test_the_daily_job_keeps_its_run_and_events_in_postgresql(tmp_path, cli_env,
     assert not list(home.rglob("*.db")), sorted(p.name for p in home.rglob("*"))
 
 
+@pytest.mark.timeout(1500)
 def test_the_schedule_runs_each_organization_on_its_own_with_postgresql(tmp_path, postgres) -> None:
-    """Dagster's own daemon fires the daily schedule (every minute here) for three organizations
+    """Dagster's own daemon fires the daily schedule (at a minute soon) for three organizations
     listed in MOLLIE_LEDGER_ORGANIZATIONS, with run and event storage on PostgreSQL. One
     organization's token is revoked: its partition's run fails with its own message, the other
-    two load and post into their own warehouses."""
+    two load into their own warehouses and post into their own companies, at the same time."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(postgres_dagster_yaml())
+    tick = datetime.now(UTC) + timedelta(minutes=2)
     env = clean_env(
         MOLLIE_LEDGER_SANDBOX_PAYMENTS="300",
         MOLLIE_LEDGER_SANDBOX_DAYS="30",
         MOLLIE_LEDGER_PII_KEY=PII_KEY,
-        MOLLIE_LEDGER_SCHEDULE_CRON="* * * * *",
+        # One tick, two minutes from now (the daemon starts in well under that): a schedule
+        # firing every minute would keep adding runs while the first ones work.
+        MOLLIE_LEDGER_SCHEDULE_CRON=f"{tick.minute} {tick.hour} * * *",
+        MOLLIE_LEDGER_SCHEDULE_TZ="UTC",
         DAGSTER_HOME=str(home),
         **postgres.env(),
     )
-    with sandbox_organizations(tmp_path / "orgs", 3, env=env) as (server, orgs):
+    with (
+        sandbox_organizations(tmp_path / "orgs", 3, env=env) as (server, orgs),
+        FrappeTestServer(orgs.chart(), company=orgs.organizations[0].company) as frappe,
+    ):
+        env.update(
+            FRAPPE_URL=frappe.url,
+            FRAPPE_API_KEY=frappe.api_key,
+            FRAPPE_API_SECRET=frappe.api_secret,
+        )
         healthy, revoked = orgs.organizations[:2], orgs.organizations[2]
         env[revoked.token_env] = "access_revoked0000000000000000000000"
         runs = _scheduled_runs(env, postgres, len(orgs.organizations), cwd=tmp_path)
         worlds = {o.name: server.worlds[o.token] for o in orgs.organizations}
+        entries = list(frappe.journal_entries.values())
 
-    by_partition = {tags["dagster/partition"]: (status, run_id) for run_id, status, tags in runs}
+    by_partition = {run.tags["dagster/partition"]: run for run in runs}
     assert set(by_partition) == set(orgs.names)
     for org in healthy:
-        assert by_partition[org.name][0] == "SUCCESS", org.name
+        assert by_partition[org.name].status == "SUCCESS", org.name
         with duckdb.connect(str(org.folder / "mollie_ledger.duckdb"), read_only=True) as con:
             (org_id,) = con.execute("select id from mollie.organizations").fetchone()
+            posted = con.execute(
+                "select count(*) from export.outbox_current where status = 'posted'"
+            ).fetchone()[0]
         assert org_id == worlds[org.name].organization.id
-    status, run_id = by_partition[revoked.name]
-    assert status == "FAILURE"
+        assert posted > 0
+        assert posted == sum(e["company"] == org.company for e in entries)
+    # Separate processes at the same time: the two healthy organizations' runs overlapped.
+    first, second = (by_partition[o.name] for o in healthy)
+    assert first.started < second.ended and second.started < first.ended
+    assert not any(e["company"] == revoked.company for e in entries)
+    run_id = by_partition[revoked.name].run_id
+    assert by_partition[revoked.name].status == "FAILURE"
     assert not (revoked.folder / "mollie_ledger.published.duckdb").exists()
     with postgres.connect() as con, con.cursor() as cur:
         cur.execute(
@@ -223,11 +248,20 @@ def test_the_schedule_runs_each_organization_on_its_own_with_postgresql(tmp_path
     assert "401" in failures
 
 
+@dataclass(frozen=True)
+class ScheduledRun:
+    run_id: str
+    status: str
+    tags: dict[str, str]
+    started: float | None
+    ended: float | None
+
+
 def _scheduled_runs(
     env: dict[str, str], postgres: PostgresServer, count: int, cwd: Path
-) -> list[tuple[str, str, dict[str, str]]]:
-    """Start Dagster's daemon on the project's definitions and wait until the schedule's first
-    tick has launched `count` runs and every one has finished: (run id, status, tags) each."""
+) -> list[ScheduledRun]:
+    """Start Dagster's daemon on the project's definitions and wait until the schedule's tick
+    has launched `count` runs and every one has finished."""
     daemon = subprocess.Popen(
         [DAGSTER_DAEMON, "run", "-m", "orchestration.definitions"],
         env=env,
@@ -241,10 +275,10 @@ def _scheduled_runs(
         while True:
             assert daemon.poll() is None, "the Dagster daemon stopped"
             runs = _schedule_runs_in(postgres)
-            done = [r for r in runs if r[1] in ("SUCCESS", "FAILURE", "CANCELED")]
+            done = [r for r in runs if r.status in ("SUCCESS", "FAILURE", "CANCELED")]
             if len(runs) >= count and len(done) == len(runs):
                 return runs
-            assert time.monotonic() < deadline, f"runs so far: {[(r[1], r[2]) for r in runs]}"
+            assert time.monotonic() < deadline, f"runs so far: {runs}"
             time.sleep(5)
     finally:
         os.killpg(daemon.pid, signal.SIGTERM)
@@ -254,10 +288,10 @@ def _scheduled_runs(
             os.killpg(daemon.pid, signal.SIGKILL)
 
 
-def _schedule_runs_in(postgres: PostgresServer) -> list[tuple[str, str, dict[str, str]]]:
+def _schedule_runs_in(postgres: PostgresServer) -> list[ScheduledRun]:
     try:
         with postgres.connect() as con, con.cursor() as cur:
-            cur.execute("select run_id, status from runs")
+            cur.execute("select run_id, status, start_time, end_time from runs")
             runs = cur.fetchall()
             cur.execute("select run_id, key, value from run_tags")
             tags: dict[str, dict[str, str]] = {}
@@ -266,7 +300,7 @@ def _schedule_runs_in(postgres: PostgresServer) -> list[tuple[str, str, dict[str
     except psycopg2.errors.UndefinedTable:  # the daemon has not created its tables yet
         return []
     return [
-        (run_id, status, tags.get(run_id, {}))
-        for run_id, status in runs
+        ScheduledRun(run_id, status, tags.get(run_id, {}), started, ended)
+        for run_id, status, started, ended in runs
         if tags.get(run_id, {}).get("dagster/schedule_name") == "daily_ledger_schedule"
     ]
