@@ -109,3 +109,15 @@ organization_option = click.option(
     help="With MOLLIE_LEDGER_ORGANIZATIONS: the organization to work on (its token, warehouse "
     "and files).",
 )
+
+
+def sandbox_organizations_option(what: str):
+    """`--organizations N` of the sandbox commands: N sandbox organizations instead of one."""
+    return click.option(
+        "--organizations",
+        type=click.IntRange(1, 20),
+        default=1,
+        show_default=True,
+        help="Serve this many sandbox organizations (one token, warehouse, folder and ERPNext "
+        f"company each) {what}.",
+    )

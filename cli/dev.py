@@ -13,7 +13,7 @@ import threading
 
 import click
 
-from cli.common import log_to_stderr, run_and_report
+from cli.common import log_to_stderr, run_and_report, sandbox_organizations_option
 from sandbox.demo import (
     SANDBOX_DAYS,
     SANDBOX_NOW,
@@ -195,14 +195,7 @@ def sandbox(
     help="Where the demo keeps its warehouse, bank statements and exports.",
 )
 @_family_options
-@click.option(
-    "--organizations",
-    type=click.IntRange(1, 20),
-    default=1,
-    show_default=True,
-    help="Serve this many sandbox organizations (one token, warehouse, folder and ERPNext "
-    "company each, listed in <folder>/organizations.toml) and run each in turn.",
-)
+@sandbox_organizations_option("listed in <folder>/organizations.toml, and run each in turn")
 def demo(seed, payments, days, now, start, folder, platform, every_type, organizations) -> None:
     """Run the whole pipeline once against the built-in Mollie sandbox and show the results.
 

@@ -12,7 +12,13 @@ import sys
 
 import click
 
-from cli.common import log_to_stderr, organization_option, run_and_report, use_organization
+from cli.common import (
+    log_to_stderr,
+    organization_option,
+    run_and_report,
+    sandbox_organizations_option,
+    use_organization,
+)
 
 SANDBOX_BANK_DIR = os.path.join("data", "sandbox", "bank")  # `ui --sandbox`'s own drop folder
 
@@ -157,7 +163,13 @@ def shell(published: str | None, organization: str | None) -> None:
     "(its bank statements in data/sandbox/bank/); needs a clone, as `make ui` does without "
     "MOLLIE_ACCESS_TOKEN.",
 )
-def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> None:
+@sandbox_organizations_option(
+    "with --sandbox, listed in data/sandbox/organizations.toml: every asset is then "
+    "partitioned by organization"
+)
+def ui(
+    host: str, port: int, dagster_home: str | None, with_sandbox: bool, organizations: int
+) -> None:
     """Start the Dagster UI on this project (`dagster dev`: web UI plus the daemon that runs
     the daily schedule and the sensors).
 
@@ -167,19 +179,30 @@ def ui(host: str, port: int, dagster_home: str | None, with_sandbox: bool) -> No
     from cli.ui import prepare_home, run_dagster_dev
 
     home = prepare_home(dagster_home)
+    if organizations > 1 and not with_sandbox:
+        raise click.UsageError(
+            "--organizations is for the sandbox (with --sandbox); list real organizations in "
+            "MOLLIE_LEDGER_ORGANIZATIONS"
+        )
     if not with_sandbox:
         click.echo(f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Ctrl-C stops it)")
         sys.stdout.flush()  # Dagster's own output follows on the same stream
         raise SystemExit(run_dagster_dev(host, port, home))
     try:
-        from sandbox.demo import sandbox_environment
+        from sandbox.demo import sandbox_environment, sandbox_organizations
     except ModuleNotFoundError:
         raise click.ClickException(
             "--sandbox needs the sandbox, which is in the repository, not the package: run "
             "`make ui` from a clone"
         ) from None
     log_to_stderr()
-    with sandbox_environment(SANDBOX_BANK_DIR) as server:
+    served = (
+        sandbox_organizations(os.path.dirname(SANDBOX_BANK_DIR), organizations)
+        if organizations > 1
+        else sandbox_environment(SANDBOX_BANK_DIR)
+    )
+    with served as started:
+        server = started[0] if organizations > 1 else started
         click.echo(
             f"Dagster UI: http://{host}:{port}  (DAGSTER_HOME={home}; Mollie sandbox at "
             f"{server.base_url}; Ctrl-C stops both)"

@@ -1,7 +1,10 @@
-"""Starting `mollie-ledger ui` in a test: a free port, and waiting until the Dagster UI answers."""
+"""Starting `mollie-ledger ui` (or another Dagster process) in a test: a free port, waiting until
+the Dagster UI answers, and stopping the whole process group afterwards."""
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -29,3 +32,15 @@ def wait_until_ui_answers(proc: subprocess.Popen, url: str) -> None:
             pass
         assert time.monotonic() < deadline, "the UI never answered"
         time.sleep(1)
+
+
+def stop_group(proc: subprocess.Popen, grace: float = 60) -> None:
+    """SIGTERM the process group `proc` leads (started with start_new_session=True), then
+    SIGKILL what is left after `grace` seconds: no Dagster child outlives the test."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

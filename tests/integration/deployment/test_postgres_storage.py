@@ -12,7 +12,6 @@ import os
 import pwd
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -29,6 +28,7 @@ import psycopg2.errors
 import pytest
 from dagster import DagsterEventType as Event
 from deployment_helpers import PII_KEY, clean_env, run_cli, serve_sandbox
+from ui_process import stop_group
 
 from sandbox.demo import sandbox_organizations
 from sandbox.frappe import FrappeTestServer
@@ -281,11 +281,7 @@ def _scheduled_runs(
             assert time.monotonic() < deadline, f"runs so far: {runs}"
             time.sleep(5)
     finally:
-        os.killpg(daemon.pid, signal.SIGTERM)
-        try:
-            daemon.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(daemon.pid, signal.SIGKILL)
+        stop_group(daemon)
 
 
 def _schedule_runs_in(postgres: PostgresServer) -> list[ScheduledRun]:

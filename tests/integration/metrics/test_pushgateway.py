@@ -326,3 +326,22 @@ def test_without_a_pushgateway_metrics_go_to_a_textfile(
             [promtool, "check", "metrics"], input=target.read_bytes(), capture_output=True
         )
         assert check.returncode == 0, check.stdout.decode() + check.stderr.decode()
+
+
+def test_each_organization_keeps_its_own_group_on_the_pushgateway(gateway) -> None:
+    """Several organizations push to one Pushgateway: one's run must not replace the other's
+    numbers, and a failed run carries forward its own organization's last success."""
+    from reporting.metrics import Pushgateway, RunMetrics, publish
+
+    north, south = Pushgateway(gateway, "north"), Pushgateway(gateway, "south")
+    publish(RunMetrics(success=True, duration_seconds=1.0, finished_at=1000.0), north)
+    publish(RunMetrics(success=True, duration_seconds=1.0, finished_at=2000.0), south)
+    publish(RunMetrics(success=False, duration_seconds=1.0, finished_at=3000.0), north)
+
+    last = {
+        s.labels["organization"]: s.value
+        for family in text_string_to_metric_families(_get(f"{gateway}/metrics"))
+        for s in family.samples
+        if s.name == "mollie_ledger_last_success_timestamp_seconds" and "organization" in s.labels
+    }
+    assert last == {"north": 1000.0, "south": 2000.0}

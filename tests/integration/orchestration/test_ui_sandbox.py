@@ -11,30 +11,35 @@ import sys
 
 import httpx
 import pytest
-from ui_process import free_port, wait_until_ui_answers
+from ui_process import free_port, stop_group, wait_until_ui_answers
 
 from sandbox.server import DEFAULT_ACCESS_TOKEN
+
+
+def _start_ui(folder, *args: str) -> subprocess.Popen:
+    """`mollie-ledger ui ARGS` in `folder` (data/sandbox lands there, not in the project), with
+    a small sandbox world and none of this machine's Mollie or Dagster settings."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DAGSTER_", "MOLLIE_", "SOURCES__MOLLIE"))
+    }
+    env.update({"MOLLIE_LEDGER_SANDBOX_PAYMENTS": "100", "MOLLIE_LEDGER_SANDBOX_DAYS": "10"})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "ui", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**env, "DAGSTER_HOME": str(folder / "dagster_home")},
+        cwd=folder,
+        start_new_session=True,
+    )
 
 
 @pytest.mark.slow
 def test_ui_with_the_sandbox_serves_both_and_stops_both(tmp_path):
     port = free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k
-        not in ("DAGSTER_WEBSERVER_URL", "MOLLIE_ACCESS_TOKEN", "SOURCES__MOLLIE__ACCESS_TOKEN")
-    }
-    env.update({"MOLLIE_LEDGER_SANDBOX_PAYMENTS": "100", "MOLLIE_LEDGER_SANDBOX_DAYS": "10"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "ui", "--sandbox", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**env, "DAGSTER_HOME": str(tmp_path / "dagster_home")},
-        cwd=tmp_path,  # data/sandbox/bank lands here, not in the project
-        start_new_session=True,
-    )
+    proc = _start_ui(tmp_path, "--sandbox", "--port", str(port))
     url = f"http://127.0.0.1:{port}"
     try:
         line = ""
@@ -54,4 +59,25 @@ def test_ui_with_the_sandbox_serves_both_and_stops_both(tmp_path):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+@pytest.mark.slow
+def test_ui_with_sandbox_organizations_shows_one_partition_each(tmp_path):
+    """`ui --sandbox --organizations 3`: the UI's asset graph is partitioned by organization."""
+    port = free_port()
+    proc = _start_ui(tmp_path, "--sandbox", "--organizations", "3", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_ui_answers(proc, url)
+        query = (
+            '{ assetNodes(assetKeys: [{path: ["marts", "journal_entries"]}]) { partitionKeys } }'
+        )
+        answer = httpx.post(f"{url}/graphql", json={"query": query}, timeout=60).json()
+        [node] = answer["data"]["assetNodes"]
+        assert node["partitionKeys"] == ["groene-vork", "blauwe-reiger", "rode-kaart"]
+        for name in node["partitionKeys"]:
+            assert list((tmp_path / "data" / "sandbox" / "orgs" / name / "bank").glob("*.xml"))
+    finally:
+        stop_group(proc)
         proc.stdout.close()
