@@ -334,9 +334,9 @@ def test_each_organization_keeps_its_own_group_on_the_pushgateway(gateway) -> No
     from reporting.metrics import Pushgateway, RunMetrics, publish
 
     north, south = Pushgateway(gateway, "north"), Pushgateway(gateway, "south")
-    publish(RunMetrics(success=True, duration_seconds=1.0, finished_at=1000.0), north)
-    publish(RunMetrics(success=True, duration_seconds=1.0, finished_at=2000.0), south)
-    publish(RunMetrics(success=False, duration_seconds=1.0, finished_at=3000.0), north)
+    for sink, success, at in ((north, True, 1000.0), (south, True, 2000.0), (north, False, 3000.0)):
+        last = at if success else None  # as record_run_metrics sets it
+        publish(RunMetrics(success, 1.0, finished_at=at, last_success=last), sink)
 
     last = {
         s.labels["organization"]: s.value

@@ -4,6 +4,7 @@ warehouse is busy or missing."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -310,3 +311,38 @@ def test_run_failure_alert(receiver, monkeypatch):
     assert f"http://dagster.test:3000/runs/{run.run_id}" in text
     assert "access_not-a-real-token-123" not in str(message)
     assert "jan.jansen@example.com" not in str(message)
+
+
+def test_with_several_organizations_each_alert_names_its_organization(
+    warehouse_with, receiver, tmp_path, monkeypatch
+):
+    """Each warehouse sensor reads every organization's own warehouse; an alert line says whose
+    it is, and one organization without a warehouse yet does not hide another's findings."""
+    import shutil
+
+    import orchestration.alert_sensors as sensors
+    from extract.organizations import Organization
+
+    anomalous = warehouse_with(
+        "update mollie.balances set available_amount = -50000 where currency = 'EUR'"
+    )
+    north, south = (
+        Organization(
+            name=name,
+            token_env=f"MOLLIE_TOKEN_{name.upper()}",
+            ledger_config=tmp_path / "ledger.toml",
+            folder=tmp_path / name,
+            bank_dir=tmp_path / name / "bank",
+        )
+        for name in ("north", "south")
+    )
+    (tmp_path / "north").mkdir()
+    shutil.copy(anomalous, north.warehouse)
+    monkeypatch.setattr(sensors, "MANY", True)
+    monkeypatch.setattr(sensors, "ORGANIZATIONS", [north, south])
+
+    reason, cursor = tick("forecast_anomaly_alert", anomalous)
+    assert "alert sent" in reason and "no warehouse at" in reason  # south has none yet
+    [message] = receiver.messages
+    assert "north: bal_" in text_of(message) and "south" not in text_of(message)
+    assert all(key.startswith("north:") for key in json.loads(cursor))
