@@ -141,14 +141,12 @@ class Warehouse(dg.ConfigurableResource):
 
     @property
     def default(self) -> OrganizationWarehouse:
+        """The only organization's warehouse (sensors and tests of a one-organization setup)."""
         return self.named(None)
 
     @property
     def path(self) -> str:
         return str(self.default.path)
-
-    def ledger_config(self) -> LedgerConfig:
-        return self.default.ledger_config()
 
     def connect(
         self, *, prepared: bool = True
