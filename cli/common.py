@@ -8,6 +8,7 @@ import sys
 
 import click
 
+from extract.organizations import Organization
 from extract.paths import ENV_DB
 
 
@@ -66,34 +67,44 @@ def run_and_report(db: str | None, organizations: tuple[str, ...] = ()) -> None:
         raise SystemExit(1)
 
 
+def listed_organizations() -> dict[str, Organization]:
+    """The organizations MOLLIE_LEDGER_ORGANIZATIONS lists, by name (empty without a list)."""
+    from extract.organizations import OrganizationsError, load_organizations
+
+    try:
+        return {o.name: o for o in load_organizations() if not o.is_default}
+    except OrganizationsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def listed_organization(name: str, listed: dict[str, Organization]) -> Organization:
+    """The organization `--organization NAME` names, or a usage error saying which exist."""
+    if not listed:
+        raise click.UsageError(
+            "--organization needs a list of organizations (MOLLIE_LEDGER_ORGANIZATIONS, "
+            "see config/organizations.example.toml)"
+        )
+    if name not in listed:
+        raise click.UsageError(f"no organization {name!r} (known: {', '.join(listed)})")
+    return listed[name]
+
+
 def use_organization(name: str | None, db: str | None) -> None:
     """Point this command at one organization of MOLLIE_LEDGER_ORGANIZATIONS: its token,
     warehouse, ledger configuration and folders become this process's settings. Without a list
     nothing changes; with one, the command must say which organization it means."""
-    from extract.organizations import OrganizationsError, load_organizations
-
-    try:
-        listed = {o.name: o for o in load_organizations() if not o.is_default}
-    except OrganizationsError as exc:
-        raise click.ClickException(str(exc)) from None
-    if not listed:
-        if name is not None:
-            raise click.UsageError(
-                "--organization needs a list of organizations (MOLLIE_LEDGER_ORGANIZATIONS, "
-                "see config/organizations.example.toml)"
-            )
+    listed = listed_organizations()
+    if not listed and name is None:
         return
     if name is None:
         raise click.UsageError(
             f"MOLLIE_LEDGER_ORGANIZATIONS lists {', '.join(listed)}: choose one with --organization"
         )
-    if db:
+    if listed and db:
         raise click.UsageError("--db names one warehouse, but each organization has its own")
-    if name not in listed:
-        raise click.UsageError(f"no organization {name!r} (known: {', '.join(listed)})")
+    org = listed_organization(name, listed)
     from orchestration.organizations import missing_token, organization_env
 
-    org = listed[name]
     if (problem := missing_token(org)) is not None:
         raise click.ClickException(problem)
     env = organization_env(org)

@@ -13,6 +13,8 @@ import sys
 import click
 
 from cli.common import (
+    listed_organization,
+    listed_organizations,
     log_to_stderr,
     organization_option,
     run_and_report,
@@ -88,23 +90,13 @@ def _published_options(f):
 
 def _publication(published: str | None, organization: str | None) -> tuple[str | None, str]:
     """The publication asked for (None: the default beside the warehouse) and that warehouse."""
-    from extract.organizations import OrganizationsError, load_organizations
     from extract.paths import warehouse_path
 
     if organization is None:
         return published, str(warehouse_path(None))
     if published:
         raise click.UsageError("give --published or --organization, not both")
-    try:
-        listed = {o.name: o for o in load_organizations() if not o.is_default}
-    except OrganizationsError as exc:
-        raise click.ClickException(str(exc)) from None
-    if organization not in listed:
-        raise click.UsageError(
-            f"no organization {organization!r} in MOLLIE_LEDGER_ORGANIZATIONS"
-            + (f" (known: {', '.join(listed)})" if listed else " (the variable is not set)")
-        )
-    org = listed[organization]
+    org = listed_organization(organization, listed_organizations())
     return str(org.published), str(org.warehouse)
 
 

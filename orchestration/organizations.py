@@ -34,12 +34,8 @@ PARTITION_TAG = "dagster/partition"  # Dagster's own tag on a partitioned run
 ORGANIZATION_TAG = "mollie_ledger/organization"  # ours, on every run we request
 
 
-def configured() -> list[Organization]:
-    """The organizations of this deployment (raises OrganizationsError with the fix)."""
-    return load_organizations()
-
-
-ORGANIZATIONS: list[Organization] = configured()
+# The organizations of this deployment (an unusable file raises OrganizationsError, with the fix).
+ORGANIZATIONS: list[Organization] = load_organizations()
 BY_NAME: dict[str, Organization] = {o.name: o for o in ORGANIZATIONS}
 MANY = not (len(ORGANIZATIONS) == 1 and ORGANIZATIONS[0].is_default)
 

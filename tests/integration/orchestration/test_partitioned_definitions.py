@@ -45,21 +45,27 @@ PROBE = textwrap.dedent(
 )
 
 
-def _load(tmp_path: Path, organizations: str | None) -> dict:
+def _python(code: str, folder: Path, organizations: str | None) -> subprocess.CompletedProcess:
+    """`code` in a fresh interpreter in `folder`, with `organizations` as the listed file (or no
+    list at all)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("MOLLIE_LEDGER_ORG")}
     if organizations is not None:
-        listing = tmp_path / "organizations.toml"
+        listing = folder / "organizations.toml"
         listing.write_text(organizations)
         env["MOLLIE_LEDGER_ORGANIZATIONS"] = str(listing)
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
+    return subprocess.run(
+        [sys.executable, "-c", code],
         env=env,
-        cwd=tmp_path,
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def _load(tmp_path: Path, organizations: str | None) -> dict:
+    done = _python(PROBE, tmp_path, organizations)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -96,17 +102,7 @@ def test_with_a_list_each_organization_is_a_partition_and_the_schedule_runs_each
 
 
 def test_a_broken_list_stops_the_definitions_with_the_fix(tmp_path) -> None:
-    listing = tmp_path / "organizations.toml"
-    listing.write_text('[organizations.North]\ntoken_env = "X"\nledger_config = "l.toml"\n')
-    env = {**os.environ, "MOLLIE_LEDGER_ORGANIZATIONS": str(listing)}
-    done = subprocess.run(
-        [sys.executable, "-c", "import orchestration.definitions"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    broken = '[organizations.North]\ntoken_env = "X"\nledger_config = "l.toml"\n'
+    done = _python("import orchestration.definitions", tmp_path, broken)
     assert done.returncode != 0
     assert "organizations.North" in done.stderr and "lowercase" in done.stderr

@@ -6,19 +6,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import duckdb
+from ledger_rows import findings
 
 from sandbox.bank import write_camt053
 from sandbox.generate import SandboxConfig, build_world
-
-
-def findings(con: duckdb.DuckDBPyConnection, severity: str = "error") -> set[tuple[str, str, str]]:
-    return set(
-        con.execute(
-            "select check_name, object_type, object_id from marts.reconciliation_exceptions "
-            "where severity = ?",
-            [severity],
-        ).fetchall()
-    )
 
 
 def one(con, sql, *params):

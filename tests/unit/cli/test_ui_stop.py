@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cli.ui import descendants, supervise
+from cli.ui import _alive, descendants, supervise
 
 # A parent that starts two children ignoring SIGINT and SIGTERM, writes their pids, then waits.
 TREE = textwrap.dedent(
@@ -28,14 +28,6 @@ TREE = textwrap.dedent(
     time.sleep(600)
     """
 )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.rindex(")") + 2] != "Z"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
